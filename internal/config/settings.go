@@ -1,0 +1,316 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Values accepted by the enumerated settings. They are exported so callers
+// can switch on them without repeating string literals.
+const (
+	LogFormatText = "text"
+	LogFormatJSON = "json"
+
+	BadRowsFail       = "fail"
+	BadRowsSkip       = "skip"
+	BadRowsQuarantine = "quarantine"
+
+	OutputAuto    = "auto"
+	OutputTable   = "table"
+	OutputCSV     = "csv"
+	OutputJSON    = "json"
+	OutputJSONL   = "jsonl"
+	OutputParquet = "parquet"
+)
+
+// kind decides how a setting is exposed as a flag and how loose input is
+// normalised; validation itself lives in each setting's set function.
+type kind int
+
+const (
+	kindString kind = iota
+	kindEnum
+	kindInt
+	kindDuration
+)
+
+// setting describes one configuration key. Everything user-facing about the
+// key (YAML path, env var, flag, help text, Show line, error messages) is
+// derived from this descriptor, which is what keeps the sources consistent.
+type setting struct {
+	key     string
+	def     string // default, written the way a user would write it
+	usage   string
+	kind    kind
+	allowed []string // for kindEnum
+
+	// set parses raw, checks it and stores it in c. Errors describe what
+	// is wrong and what is allowed, phrased to follow the quoted value
+	// ("is not allowed; use ..."), so ValueError can prefix the key.
+	set func(c *Config, raw string) error
+	// get renders c's value in a form set accepts. Validate relies on this
+	// round trip so that checking a Config built in code goes through the
+	// same rules as checking user input.
+	get func(c *Config) string
+}
+
+// registry is the single table of settings, in the order Show prints them.
+var registry = []*setting{
+	stringSetting("data_dir", "./edp-data",
+		"directory for edp's local state (catalog, warehouse, temp files)",
+		func(c *Config) *string { return &c.DataDir }, checkDataDir),
+	stringSetting("catalog.uri", "",
+		"Iceberg catalog: sqlite://PATH or postgres://USER@HOST/DB (default sqlite://<data_dir>/catalog.db)",
+		func(c *Config) *string { return &c.Catalog.URI }, checkCatalogURI),
+	stringSetting("warehouse", "",
+		"where table data is stored: a local path, file:// or s3:// URI (default <data_dir>/warehouse)",
+		func(c *Config) *string { return &c.Warehouse }, checkWarehouse),
+	enumSetting("log.level", "info", "minimum level of log messages",
+		func(c *Config) *string { return &c.Log.Level },
+		"debug", "info", "warn", "error"),
+	enumSetting("log.format", LogFormatText, "log line format",
+		func(c *Config) *string { return &c.Log.Format },
+		LogFormatText, LogFormatJSON),
+	stringSetting("query.memory_limit", "",
+		"memory limit for the query engine, like 4GB or 1.5GiB (empty = the engine's default)",
+		func(c *Config) *string { return &c.Query.MemoryLimit }, checkMemoryLimit),
+	intSetting("query.threads", 0, "query engine threads (0 = all cores)",
+		func(c *Config) *int { return &c.Query.Threads }, 0, 1024),
+	durationSetting("query.timeout", 0, "maximum run time of a query, like 30s or 5m (0s = no limit)",
+		func(c *Config) *time.Duration { return &c.Query.Timeout }),
+	enumSetting("load.bad_rows", BadRowsFail,
+		"what a load does with rows that cannot be parsed: stop, drop them, or set them aside",
+		func(c *Config) *string { return &c.Load.BadRows },
+		BadRowsFail, BadRowsSkip, BadRowsQuarantine),
+	sizeSetting("load.target_file_size", "512MB", "target size of data files written by loads",
+		func(c *Config) *int64 { return &c.Load.TargetFileSize }, 1e6),
+	enumSetting("output", OutputAuto,
+		"format of query results; auto picks one to suit where results go",
+		func(c *Config) *string { return &c.Output },
+		OutputAuto, OutputTable, OutputCSV, OutputJSON, OutputJSONL, OutputParquet),
+}
+
+var byKey = func() map[string]*setting {
+	m := make(map[string]*setting, len(registry))
+	for _, s := range registry {
+		m[s.key] = s
+	}
+	return m
+}()
+
+// envName derives the environment variable for a key:
+// query.memory_limit -> EDP_QUERY_MEMORY_LIMIT.
+func envName(key string) string {
+	return "EDP_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// flagName derives the flag for a key: query.memory_limit -> query-memory-limit.
+func flagName(key string) string {
+	return strings.NewReplacer(".", "-", "_", "-").Replace(key)
+}
+
+// Setting describes one configuration key for documentation and help output.
+type Setting struct {
+	Key     string   // dotted key, also the YAML path
+	Default string   // default value as it would be written in a file; may be empty
+	Usage   string   // one-line description
+	Env     string   // environment variable, e.g. EDP_QUERY_THREADS
+	Flag    string   // flag name without dashes, e.g. query-threads
+	Allowed []string // permitted values for enumerated settings, else nil
+}
+
+// Settings lists every configuration key in display order.
+func Settings() []Setting {
+	out := make([]Setting, len(registry))
+	for i, s := range registry {
+		out[i] = Setting{
+			Key:     s.key,
+			Default: s.def,
+			Usage:   s.usage,
+			Env:     envName(s.key),
+			Flag:    flagName(s.key),
+			Allowed: append([]string(nil), s.allowed...),
+		}
+	}
+	return out
+}
+
+func stringSetting(key, def, usage string, field func(*Config) *string, check func(string) error) *setting {
+	return &setting{
+		key: key, def: def, usage: usage, kind: kindString,
+		set: func(c *Config, raw string) error {
+			if err := check(raw); err != nil {
+				return err
+			}
+			*field(c) = raw
+			return nil
+		},
+		get: func(c *Config) string { return *field(c) },
+	}
+}
+
+func enumSetting(key, def, usage string, field func(*Config) *string, allowed ...string) *setting {
+	return &setting{
+		key: key, def: def, usage: usage, kind: kindEnum, allowed: allowed,
+		set: func(c *Config, raw string) error {
+			for _, a := range allowed {
+				if raw == a {
+					*field(c) = raw
+					return nil
+				}
+			}
+			return fmt.Errorf("is not allowed; use one of %s", strings.Join(allowed, ", "))
+		},
+		get: func(c *Config) string { return *field(c) },
+	}
+}
+
+func intSetting(key string, def int, usage string, field func(*Config) *int, lo, hi int) *setting {
+	return &setting{
+		key: key, def: strconv.Itoa(def), usage: usage, kind: kindInt,
+		set: func(c *Config, raw string) error {
+			n, err := strconv.Atoi(raw)
+			if err != nil {
+				return fmt.Errorf("is not a whole number; use one from %d to %d", lo, hi)
+			}
+			if n < lo || n > hi {
+				return fmt.Errorf("is out of range; use a whole number from %d to %d", lo, hi)
+			}
+			*field(c) = n
+			return nil
+		},
+		get: func(c *Config) string { return strconv.Itoa(*field(c)) },
+	}
+}
+
+func durationSetting(key string, def time.Duration, usage string, field func(*Config) *time.Duration) *setting {
+	return &setting{
+		key: key, def: def.String(), usage: usage, kind: kindDuration,
+		set: func(c *Config, raw string) error {
+			d, err := time.ParseDuration(raw)
+			if err != nil {
+				return errors.New("is not a duration; use a number with a unit, like 30s, 5m or 1h30m (0s for none)")
+			}
+			if d < 0 {
+				return errors.New("is negative; use a duration of 0s or more, like 30s or 5m (0s for none)")
+			}
+			*field(c) = d
+			return nil
+		},
+		get: func(c *Config) string { return field(c).String() },
+	}
+}
+
+func sizeSetting(key, def, usage string, field func(*Config) *int64, lo int64) *setting {
+	return &setting{
+		key: key, def: def, usage: usage, kind: kindString,
+		set: func(c *Config, raw string) error {
+			n, err := parseSize(raw)
+			if err != nil {
+				return err
+			}
+			if n < lo {
+				return fmt.Errorf("is too small; use at least %s", formatSize(lo))
+			}
+			*field(c) = n
+			return nil
+		},
+		get: func(c *Config) string { return formatSize(*field(c)) },
+	}
+}
+
+func checkDataDir(raw string) error {
+	if strings.TrimSpace(raw) == "" {
+		return errors.New("is empty; use a directory path such as ./edp-data")
+	}
+	return nil
+}
+
+func checkMemoryLimit(raw string) error {
+	if raw == "" {
+		return nil // empty means the engine decides
+	}
+	n, err := parseSize(raw)
+	if err != nil {
+		return err
+	}
+	if n <= 0 {
+		return errors.New("is too small; use a size above 0, like 4GB, or leave it empty for the engine default")
+	}
+	return nil
+}
+
+const catalogAllowed = "use sqlite://PATH or postgres://USER@HOST/DB, or leave it empty for sqlite in data_dir"
+
+func checkCatalogURI(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	scheme, rest, ok := splitScheme(raw)
+	switch {
+	case !ok:
+		return errors.New("is not a URI; " + catalogAllowed)
+	case scheme == "sqlite":
+		if p, _, _ := strings.Cut(rest, "?"); p == "" {
+			return errors.New("has no database path; " + catalogAllowed)
+		}
+		return nil
+	case scheme == "postgres" || scheme == "postgresql":
+		// Only the shape is checked: the connection details are the
+		// driver's business, and postgres support arrives later.
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return errors.New("is not a valid postgres URI; " + catalogAllowed)
+		}
+		return nil
+	default:
+		return fmt.Errorf("has unsupported scheme %q; %s", scheme, catalogAllowed)
+	}
+}
+
+const warehouseAllowed = "use a local path, a file:///ABSOLUTE/PATH URI or s3://BUCKET/PREFIX, or leave it empty for data_dir/warehouse"
+
+func checkWarehouse(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	scheme, _, ok := splitScheme(raw)
+	if !ok {
+		return nil // a plain local path; any name the OS accepts is fine
+	}
+	switch scheme {
+	case "file":
+		if _, err := fileURIPath(raw); err != nil {
+			return fmt.Errorf("%v; %s", err, warehouseAllowed)
+		}
+		return nil
+	case "s3":
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return errors.New("has no bucket; " + warehouseAllowed)
+		}
+		return nil
+	default:
+		return fmt.Errorf("has unsupported scheme %q; %s", scheme, warehouseAllowed)
+	}
+}
+
+// splitScheme splits "scheme://rest". It insists on "://" rather than
+// just ":" so Windows paths like C:\data are not mistaken for URIs.
+func splitScheme(s string) (scheme, rest string, ok bool) {
+	scheme, rest, ok = strings.Cut(s, "://")
+	if !ok || scheme == "" {
+		return "", "", false
+	}
+	for i, r := range scheme {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return "", "", false
+		}
+	}
+	return strings.ToLower(scheme), rest, true
+}

@@ -1,0 +1,370 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
+)
+
+// Field ids the Iceberg spec reserves for position-delete files.
+const (
+	posDeleteFilePathID = 2147483546
+	posDeletePosID      = 2147483545
+)
+
+// Locator turns a table's file locations (URIs in metadata) into local
+// paths DuckDB can read and write.
+type Locator func(uri string) string
+
+// WriteData runs query (a SELECT yielding the table's columns in schema
+// order; names do not matter) and writes its rows as Parquet data files
+// under the table's data directory, clustered by the table's current
+// partition spec. It returns the files (not yet committed) and the row
+// count. On error, files already written are removed.
+func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Locator, query string, targetFileSize int64) (files []iceberg.DataFile, rows int64, err error) {
+	schema := tbl.Schema()
+	spec := tbl.Spec()
+	fields := schema.Fields()
+	aliases := make([]string, len(fields))
+	cols := make([]string, len(fields))
+	for i, f := range fields {
+		aliases[i] = fmt.Sprintf("__c%d", i)
+		cols[i] = fmt.Sprintf("CAST(__c%d AS %s) AS %s", i, DuckType(f.Type), Ident(f.Name))
+	}
+	var partCols []string
+	for i, pf := range spec.Fields() {
+		src, ok := schema.FindFieldByID(pf.SourceID())
+		if !ok {
+			return nil, 0, fmt.Errorf("partition field %s: source column %d is not in the schema", pf.Name, pf.SourceID())
+		}
+		expr, err := transformSQL(pf.Transform, Ident(src.Name), src.Type)
+		if err != nil {
+			return nil, 0, fmt.Errorf("partition field %s: %w", pf.Name, err)
+		}
+		// Hex keeps any value safe as a directory name; 'N' marks NULL.
+		partCols = append(partCols, fmt.Sprintf("coalesce(hex(CAST(%s AS VARCHAR)), 'N') AS __p%d", expr, i))
+	}
+	if targetFileSize <= 0 {
+		targetFileSize = 512 << 20
+	}
+	dirURI := strings.TrimRight(tbl.Location(), "/") + "/data/" + uuid.Must(uuid.NewV7()).String()
+	dir := local(dirURI)
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, 0, err
+	}
+	sel := "SELECT " + strings.Join(cols, ", ") + " FROM (" + query + ") AS __src(" + strings.Join(aliases, ", ") + ")"
+	opts := []string{"FORMAT parquet", "COMPRESSION zstd", "FIELD_IDS " + FieldIDs(schema), "RETURN_FILES true",
+		"FILENAME_PATTERN 'data_{uuid}'", fmt.Sprintf("FILE_SIZE_BYTES %d", targetFileSize)}
+	if len(partCols) > 0 {
+		names := make([]string, len(partCols))
+		for i := range partCols {
+			names[i] = fmt.Sprintf("__p%d", i)
+		}
+		sel = "SELECT *, " + strings.Join(partCols, ", ") + " FROM (" + sel + ")"
+		opts = append(opts, "PARTITION_BY ("+strings.Join(names, ", ")+")")
+	}
+	copySQL := "COPY (" + sel + ") TO " + Quote(dir) + " (" + strings.Join(opts, ", ") + ")"
+	var paths []any
+	if err := conn.QueryRowContext(ctx, copySQL).Scan(&rows, &paths); err != nil {
+		return nil, 0, err
+	}
+	if rows == 0 {
+		os.RemoveAll(dir)
+		return nil, 0, nil
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, p := range paths {
+		lp, _ := p.(string)
+		rel, err := filepath.Rel(dir, lp)
+		if err != nil {
+			return nil, 0, err
+		}
+		uri := dirURI + "/" + filepath.ToSlash(rel)
+		df, err := table.FileToDataFile(ctx, fs, uri, schema, *iceberg.UnpartitionedSpec, 0, tbl.Properties())
+		if err != nil {
+			return nil, 0, fmt.Errorf("read back %s: %w", lp, err)
+		}
+		if df.Count() == 0 {
+			continue
+		}
+		if len(partCols) > 0 {
+			values, err := partitionValues(schema, spec, rel)
+			if err != nil {
+				return nil, 0, fmt.Errorf("file %s: %w", lp, err)
+			}
+			if df, err = withPartition(schema, spec, df, values); err != nil {
+				return nil, 0, err
+			}
+		}
+		files = append(files, df)
+	}
+	return files, rows, nil
+}
+
+// transformSQL renders the DuckDB expression computing an Iceberg partition
+// transform of col (Iceberg table spec, "Partition Transforms").
+func transformSQL(tr iceberg.Transform, col string, t iceberg.Type) (string, error) {
+	switch tr := tr.(type) {
+	case iceberg.IdentityTransform:
+		switch t.(type) {
+		case iceberg.DateType:
+			return "date_diff('day', DATE '1970-01-01', " + col + ")", nil
+		case iceberg.TimestampType, iceberg.TimestampTzType:
+			return "epoch_us(" + col + ")", nil
+		case iceberg.Int32Type, iceberg.Int64Type, iceberg.StringType, iceberg.BooleanType:
+			return col, nil
+		}
+	case iceberg.YearTransform:
+		return "(year(" + col + ") - 1970)", nil
+	case iceberg.MonthTransform:
+		return "((year(" + col + ") - 1970) * 12 + month(" + col + ") - 1)", nil
+	case iceberg.DayTransform:
+		return "date_diff('day', DATE '1970-01-01', CAST(" + col + " AS DATE))", nil
+	case iceberg.HourTransform:
+		return "CAST(floor(epoch_us(" + col + ") / 3600000000.0) AS BIGINT)", nil
+	case iceberg.TruncateTransform:
+		w := strconv.Itoa(tr.Width)
+		switch t.(type) {
+		case iceberg.Int32Type, iceberg.Int64Type:
+			return "(" + col + " - (((" + col + " % " + w + ") + " + w + ") % " + w + "))", nil
+		case iceberg.StringType:
+			return "substring(" + col + ", 1, " + w + ")", nil
+		}
+	case iceberg.BucketTransform:
+		n := strconv.Itoa(tr.NumBuckets)
+		switch t.(type) {
+		case iceberg.Int32Type, iceberg.Int64Type:
+			return bucketLongFn + "(" + n + ", CAST(" + col + " AS BIGINT))", nil
+		case iceberg.DateType:
+			return bucketLongFn + "(" + n + ", CAST(date_diff('day', DATE '1970-01-01', " + col + ") AS BIGINT))", nil
+		case iceberg.TimestampType, iceberg.TimestampTzType:
+			return bucketLongFn + "(" + n + ", epoch_us(" + col + "))", nil
+		case iceberg.StringType:
+			return bucketStringFn + "(" + n + ", " + col + ")", nil
+		case iceberg.BinaryType:
+			return bucketBlobFn + "(" + n + ", " + col + ")", nil
+		}
+	}
+	return "", fmt.Errorf("edp cannot write %s partitions of a %s column yet", tr, t)
+}
+
+// partitionValues decodes the hive-style directories of a partitioned
+// write (rel is "__p0=HEX/__p1=HEX/file.parquet") into partition values
+// keyed by partition field id.
+func partitionValues(schema *iceberg.Schema, spec iceberg.PartitionSpec, rel string) (map[int]any, error) {
+	segs := strings.Split(filepath.ToSlash(path.Dir(filepath.ToSlash(rel))), "/")
+	out := map[int]any{}
+	for i, pf := range spec.Fields() {
+		if i >= len(segs) {
+			return nil, fmt.Errorf("missing partition directory for %s", pf.Name)
+		}
+		_, enc, ok := strings.Cut(segs[i], "=")
+		if !ok {
+			return nil, fmt.Errorf("unexpected partition directory %q", segs[i])
+		}
+		if enc == "N" {
+			out[pf.FieldID] = nil
+			continue
+		}
+		raw, err := hex.DecodeString(enc)
+		if err != nil {
+			return nil, fmt.Errorf("partition directory %q: %w", segs[i], err)
+		}
+		src, _ := schema.FindFieldByID(pf.SourceID())
+		v, err := parsePartitionValue(pf.Transform.ResultType(src.Type), string(raw))
+		if err != nil {
+			return nil, fmt.Errorf("partition %s: %w", pf.Name, err)
+		}
+		out[pf.FieldID] = v
+	}
+	return out, nil
+}
+
+func parsePartitionValue(t iceberg.Type, s string) (any, error) {
+	switch t.(type) {
+	case iceberg.Int32Type:
+		n, err := strconv.ParseInt(s, 10, 32)
+		return int32(n), err
+	case iceberg.Int64Type:
+		return strconv.ParseInt(s, 10, 64)
+	case iceberg.DateType:
+		n, err := strconv.ParseInt(s, 10, 32)
+		return iceberg.Date(n), err
+	case iceberg.TimestampType, iceberg.TimestampTzType:
+		n, err := strconv.ParseInt(s, 10, 64)
+		return iceberg.Timestamp(n), err
+	case iceberg.StringType:
+		return s, nil
+	case iceberg.BooleanType:
+		return strconv.ParseBool(s)
+	}
+	return nil, fmt.Errorf("unsupported partition value type %s", t)
+}
+
+func logicalTypes(schema *iceberg.Schema, spec iceberg.PartitionSpec) map[int]string {
+	out := map[int]string{}
+	for _, pf := range spec.Fields() {
+		src, ok := schema.FindFieldByID(pf.SourceID())
+		if !ok {
+			continue
+		}
+		switch pf.Transform.ResultType(src.Type).(type) {
+		case iceberg.DateType:
+			out[pf.FieldID] = "date"
+		case iceberg.TimestampType, iceberg.TimestampTzType:
+			out[pf.FieldID] = "timestamp-micros"
+		}
+	}
+	return out
+}
+
+// withPartition rebuilds df (whose stats came from its footer) with
+// explicit partition values: iceberg-go can infer them only for
+// order-preserving transforms, and edp knows them exactly from the write.
+func withPartition(schema *iceberg.Schema, spec iceberg.PartitionSpec, df iceberg.DataFile, values map[int]any) (iceberg.DataFile, error) {
+	b, err := iceberg.NewDataFileBuilder(spec, df.ContentType(), df.FilePath(), df.FileFormat(), values, logicalTypes(schema, spec), nil, df.Count(), df.FileSizeBytes())
+	if err != nil {
+		return nil, err
+	}
+	b.ColumnSizes(df.ColumnSizes()).ValueCounts(df.ValueCounts()).NullValueCounts(df.NullValueCounts()).
+		NaNValueCounts(df.NaNValueCounts()).LowerBoundValues(df.LowerBoundValues()).UpperBoundValues(df.UpperBoundValues()).
+		SplitOffsets(df.SplitOffsets())
+	return b.Build(), nil
+}
+
+// WritePositionDeletes writes position-delete files for the rows query
+// yields (columns FileColumn — a local data file path — and PosColumn).
+// dataFiles maps each local data file path that may appear to its
+// metadata entry, whose spec and partition the delete file must share.
+// Rows are written sorted by (file_path, pos), as the spec requires.
+func WritePositionDeletes(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Locator, query string, dataFiles map[string]iceberg.DataFile) (files []iceberg.DataFile, rows int64, err error) {
+	type group struct {
+		specID    int32
+		partition map[int]any
+		locals    []string
+	}
+	groups := map[string]*group{}
+	var order []string
+	var mapping []string
+	for lp, df := range dataFiles {
+		key := fmt.Sprintf("%d/%v", df.SpecID(), sortedPartition(df.Partition()))
+		g, ok := groups[key]
+		if !ok {
+			g = &group{specID: df.SpecID(), partition: df.Partition()}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.locals = append(g.locals, lp)
+	}
+	for gi, key := range order {
+		for _, lp := range groups[key].locals {
+			mapping = append(mapping, fmt.Sprintf("(%s, %s, %d)", Quote(lp), Quote(dataFiles[lp].FilePath()), gi))
+		}
+	}
+	if len(mapping) == 0 {
+		return nil, 0, nil
+	}
+	tmp := "__edp_del_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	create := fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT __m.u AS file_path, CAST(__q.%s AS BIGINT) AS pos, __m.g AS g FROM (%s) AS __q JOIN (VALUES %s) AS __m(l, u, g) ON __q.%s = __m.l",
+		tmp, PosColumn, query, strings.Join(mapping, ", "), FileColumn)
+	if _, err := conn.ExecContext(ctx, create); err != nil {
+		return nil, 0, err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+tmp)
+	dirURI := strings.TrimRight(tbl.Location(), "/") + "/data/" + uuid.Must(uuid.NewV7()).String()
+	dir := local(dirURI)
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, 0, err
+	}
+	counts, err := conn.QueryContext(ctx, "SELECT g, count(*) FROM "+tmp+" GROUP BY g ORDER BY g")
+	if err != nil {
+		return nil, 0, err
+	}
+	perGroup := map[int]int64{}
+	for counts.Next() {
+		var g int
+		var n int64
+		if err := counts.Scan(&g, &n); err != nil {
+			counts.Close()
+			return nil, 0, err
+		}
+		perGroup[g] = n
+	}
+	counts.Close()
+	for gi, key := range order {
+		n := perGroup[gi]
+		if n == 0 {
+			continue
+		}
+		g := groups[key]
+		name := "delete_" + uuid.NewString() + ".parquet"
+		lp := filepath.Join(dir, name)
+		copySQL := fmt.Sprintf("COPY (SELECT file_path, pos FROM %s WHERE g = %d ORDER BY file_path, pos) TO %s (FORMAT parquet, COMPRESSION zstd, FIELD_IDS {file_path: %d, pos: %d})",
+			tmp, gi, Quote(lp), posDeleteFilePathID, posDeletePosID)
+		if _, err := conn.ExecContext(ctx, copySQL); err != nil {
+			return nil, 0, err
+		}
+		st, err := os.Stat(lp)
+		if err != nil {
+			return nil, 0, err
+		}
+		spec := tbl.Metadata().PartitionSpecByID(int(g.specID))
+		if spec == nil {
+			return nil, 0, fmt.Errorf("data file with unknown partition spec %d", g.specID)
+		}
+		b, err := iceberg.NewDataFileBuilder(*spec, iceberg.EntryContentPosDeletes, dirURI+"/"+name, iceberg.ParquetFile,
+			g.partition, logicalTypes(tbl.Schema(), *spec), nil, n, st.Size())
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(g.locals) == 1 {
+			b.ReferencedDataFile(dataFiles[g.locals[0]].FilePath())
+		}
+		files = append(files, b.Build())
+		rows += n
+	}
+	return files, rows, nil
+}
+
+func sortedPartition(p map[int]any) string {
+	keys := make([]int, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%d=%v;", k, p[k])
+	}
+	return b.String()
+}
+
+var _ = time.Now

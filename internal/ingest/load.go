@@ -1,0 +1,377 @@
+package ingest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/edp-data/edp/internal/duck"
+	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/policy"
+)
+
+// Bad-row policies.
+const (
+	BadRowsFail       = "fail"
+	BadRowsSkip       = "skip"
+	BadRowsQuarantine = "quarantine"
+)
+
+// ErrBadInput is wrapped by errors about the content of input files.
+var ErrBadInput = errors.New("bad input")
+
+// Options describe one load.
+type Options struct {
+	Table lake.Ident
+	// Files are paths or glob patterns.
+	Files []string
+	// Format is csv, json or parquet; empty means detect from the extension.
+	Format      string
+	PartitionBy []string
+	// Evolve adds columns the files have and the table lacks.
+	Evolve  bool
+	BadRows string
+	CSV     CSVOptions
+	// TargetFileSize bounds each written data file.
+	TargetFileSize int64
+	TempDir        string
+	MemoryLimit    string
+	// Progress, if set, is called about twice a second while data is
+	// written, and once at the end.
+	Progress func(Progress)
+	Job      string
+}
+
+// CSVOptions override CSV dialect detection.
+type CSVOptions struct {
+	Delimiter string
+	Quote     string
+	Header    *bool
+	Nulls     []string
+}
+
+// Progress reports a running load.
+type Progress struct {
+	Table        string
+	Files        int
+	InputBytes   int64
+	WrittenBytes int64
+	Rows         int64 // known once writing finished
+	Elapsed      time.Duration
+	Done         bool
+}
+
+// Result summarises a committed load.
+type Result struct {
+	Table    lake.Ident
+	Created  bool
+	Rows     int64
+	Rejected int64
+	Files    int
+	Elapsed  time.Duration
+}
+
+// Load reads the files and commits their rows to opts.Table in one
+// snapshot, creating the table (schema inferred from the files) if needed.
+func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
+	start := time.Now()
+	if opts.BadRows == "" {
+		opts.BadRows = BadRowsFail
+	}
+	if !slices.Contains([]string{BadRowsFail, BadRowsSkip, BadRowsQuarantine}, opts.BadRows) {
+		return nil, fmt.Errorf("bad-rows %q: use fail, skip or quarantine", opts.BadRows)
+	}
+	if opts.Job == "" {
+		opts.Job = "load"
+	}
+	if err := l.Authorize(ctx, policy.Write, policy.Resource{Namespace: opts.Table.Namespace, Table: opts.Table.Name}); err != nil {
+		return nil, err
+	}
+	files, err := expand(opts.Files)
+	if err != nil {
+		return nil, err
+	}
+	format := opts.Format
+	if format == "" {
+		if format, err = detectFormat(files); err != nil {
+			return nil, err
+		}
+	}
+	if format == "json" && opts.BadRows == BadRowsQuarantine {
+		return nil, fmt.Errorf("--bad-rows=quarantine is supported for CSV; for JSON use fail or skip")
+	}
+	var inBytes int64
+	dirs := []string{l.Warehouse()}
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		if st.Size() == 0 {
+			return nil, fmt.Errorf("%w: %s is empty", ErrBadInput, f)
+		}
+		inBytes += st.Size()
+		if d := filepath.Dir(f); !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	db, err := duck.Open(ctx, duck.Options{AllowedDirs: dirs, TempDir: opts.TempDir, MemoryLimit: opts.MemoryLimit})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+
+	ld := &loader{l: l, conn: conn, opts: opts, files: files, format: format}
+	res, err := ld.run(ctx, inBytes, start)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+type loader struct {
+	l      *lake.Lake
+	conn   *sql.Conn
+	opts   Options
+	files  []string
+	format string
+}
+
+func (ld *loader) run(ctx context.Context, inBytes int64, start time.Time) (*Result, error) {
+	id := ld.opts.Table
+	exists, err := ld.l.TableExists(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var tbl *table.Table
+	if exists {
+		if tbl, err = ld.l.LoadTable(ctx, id); err != nil {
+			return nil, err
+		}
+		if len(ld.opts.PartitionBy) > 0 {
+			return nil, fmt.Errorf("table %s exists: --partition-by applies only when a load creates the table", id)
+		}
+	}
+	// The source relation: typed like the table when there is one, so a
+	// value that does not fit is a bad row with a file and line.
+	var want map[string]string
+	if tbl != nil {
+		want = map[string]string{}
+		for _, f := range tbl.Schema().Fields() {
+			want[strings.ToLower(f.Name)] = duck.DuckType(f.Type)
+		}
+	}
+	src, err := ld.source(ctx, want)
+	if err != nil {
+		return nil, err
+	}
+	names, types, err := describe(ctx, ld.conn, "SELECT * FROM "+src)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	created := false
+	if tbl == nil {
+		schema, err := duck.SchemaFromColumns(names, types)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		}
+		spec, err := lake.BuildSpec(schema, ld.opts.PartitionBy)
+		if err != nil {
+			return nil, err
+		}
+		if tbl, err = ld.l.CreateTable(ctx, id, schema, spec, nil); err != nil {
+			return nil, err
+		}
+		created = true
+	} else if tbl, err = ld.reconcile(ctx, tbl, names, types); err != nil {
+		return nil, err
+	}
+	res, err := ld.write(ctx, tbl, src, names, inBytes, start)
+	if err != nil && created {
+		// A failed load leaves no trace, not even the table it would create.
+		if derr := ld.l.DropTable(context.WithoutCancel(ctx), id, true, true); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Created = created
+	return res, nil
+}
+
+// reconcile checks the files' columns against the table, adding new ones
+// when Evolve is set.
+func (ld *loader) reconcile(ctx context.Context, tbl *table.Table, names, types []string) (*table.Table, error) {
+	var extra []int
+	for i, n := range names {
+		if _, ok := tbl.Schema().FindFieldByNameCaseInsensitive(n); !ok {
+			extra = append(extra, i)
+		}
+	}
+	if len(extra) == 0 {
+		return tbl, nil
+	}
+	var list []string
+	for _, i := range extra {
+		list = append(list, names[i]+" "+types[i])
+	}
+	if !ld.opts.Evolve {
+		return nil, fmt.Errorf("%w: the files have columns table %s lacks: %s (use --evolve to add them)", ErrBadInput, ld.opts.Table, strings.Join(list, ", "))
+	}
+	var typeErr error
+	tbl, err := ld.l.EvolveSchema(ctx, ld.opts.Table, func(u *table.UpdateSchema) {
+		for _, i := range extra {
+			next := 0
+			t, err := duck.IcebergType(types[i], func() int { next++; return next })
+			if err != nil {
+				typeErr = fmt.Errorf("column %s: %w", names[i], err)
+				return
+			}
+			u.AddColumn([]string{names[i]}, t, "", false, nil)
+		}
+	})
+	if typeErr != nil {
+		return nil, typeErr
+	}
+	return tbl, err
+}
+
+// write writes the rows and commits them, handling rejected rows.
+func (ld *loader) write(ctx context.Context, tbl *table.Table, src string, names []string, inBytes int64, start time.Time) (*Result, error) {
+	byName := map[string]string{}
+	for _, n := range names {
+		byName[strings.ToLower(n)] = n
+	}
+	var cols []string
+	for _, f := range tbl.Schema().Fields() {
+		if n, ok := byName[strings.ToLower(f.Name)]; ok {
+			cols = append(cols, duck.Ident(n))
+		} else {
+			cols = append(cols, "NULL")
+		}
+	}
+	if ld.format != "csv" {
+		if err := ld.checkTypes(ctx, tbl, src, byName); err != nil {
+			return nil, err
+		}
+	}
+	query := "SELECT " + strings.Join(cols, ", ") + " FROM " + src
+	stop := ld.progress(tbl, inBytes, start)
+	files, n, err := duck.WriteData(ctx, ld.conn, tbl, lake.LocalPath, query, ld.opts.TargetFileSize)
+	stop(n)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", ld.opts.Table, err)
+	}
+	rejected, err := ld.rejects(ctx)
+	if err != nil {
+		removeFiles(files)
+		return nil, err
+	}
+	if len(rejected) > 0 && ld.opts.BadRows == BadRowsFail {
+		removeFiles(files)
+		r := rejected[0]
+		more := ""
+		if len(rejected) > 1 {
+			more = fmt.Sprintf(" (and %d more bad rows; see --bad-rows=skip|quarantine)", len(rejected)-1)
+		}
+		return nil, fmt.Errorf("%w: %s line %d column %s: %s; nothing was loaded%s", ErrBadInput, r.File, r.Line, r.Column, r.Error, more)
+	}
+	if _, err := ld.l.CommitFiles(ctx, ld.opts.Table, tbl, lake.Commit{Job: ld.opts.Job, Data: files,
+		Props: map[string]string{"edp.load.files": fmt.Sprint(len(ld.files)), "edp.load.rejected": fmt.Sprint(len(rejected))}}); err != nil {
+		removeFiles(files)
+		return nil, err
+	}
+	if len(rejected) > 0 && ld.opts.BadRows == BadRowsQuarantine {
+		if err := ld.quarantine(ctx, rejected); err != nil {
+			return nil, fmt.Errorf("rows loaded, but writing the %d rejected rows to %s__rejected failed: %w", len(rejected), ld.opts.Table, err)
+		}
+	}
+	return &Result{Table: ld.opts.Table, Rows: n, Rejected: int64(len(rejected)), Files: len(ld.files), Elapsed: time.Since(start)}, nil
+}
+
+func removeFiles(files []iceberg.DataFile) {
+	for _, f := range files {
+		os.Remove(lake.LocalPath(f.FilePath()))
+	}
+}
+
+// progress polls the bytes written under the table's data directory.
+func (ld *loader) progress(tbl *table.Table, inBytes int64, start time.Time) func(rows int64) {
+	if ld.opts.Progress == nil {
+		return func(int64) {}
+	}
+	dataDir := lake.LocalPath(strings.TrimRight(tbl.Location(), "/") + "/data")
+	before := dirSize(dataDir)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				ld.opts.Progress(Progress{Table: ld.opts.Table.String(), Files: len(ld.files), InputBytes: inBytes,
+					WrittenBytes: dirSize(dataDir) - before, Elapsed: time.Since(start)})
+			}
+		}
+	}()
+	return func(rows int64) {
+		close(done)
+		<-finished
+		ld.opts.Progress(Progress{Table: ld.opts.Table.String(), Files: len(ld.files), InputBytes: inBytes,
+			WrittenBytes: dirSize(dataDir) - before, Rows: rows, Elapsed: time.Since(start), Done: true})
+	}
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func describe(ctx context.Context, conn *sql.Conn, query string) (names, types []string, err error) {
+	rows, err := conn.QueryContext(ctx, "DESCRIBE "+query)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, nil, err
+		}
+		names = append(names, fmt.Sprint(vals[0]))
+		types = append(types, fmt.Sprint(vals[1]))
+	}
+	return names, types, rows.Err()
+}

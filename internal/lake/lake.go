@@ -1,0 +1,375 @@
+package lake
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	"github.com/apache/iceberg-go/table"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite" for the embedded catalog
+
+	"github.com/edp-data/edp/internal/policy"
+)
+
+// Errors callers match with errors.Is. They wrap iceberg-go's so either works.
+var (
+	ErrNoSuchTable     = catalog.ErrNoSuchTable
+	ErrNoSuchNamespace = catalog.ErrNoSuchNamespace
+	ErrTableExists     = catalog.ErrTableAlreadyExists
+	ErrNamespaceExists = catalog.ErrNamespaceAlreadyExists
+	ErrNamespaceInUse  = catalog.ErrNamespaceNotEmpty
+	ErrInvalid         = errors.New("invalid argument")
+)
+
+// SummaryJob is the snapshot-summary property naming the job that made a
+// commit; SummaryPrincipal names who ran it.
+const (
+	SummaryJob       = "edp.job"
+	SummaryPrincipal = "edp.principal"
+)
+
+// reservedNamespaces are DuckDB's own schemas; an edp namespace with one of
+// these names would shadow or be shadowed by them in SQL.
+var reservedNamespaces = map[string]bool{
+	"main": true, "temp": true, "system": true, "information_schema": true, "pg_catalog": true,
+}
+
+// Options configure Open.
+type Options struct {
+	// CatalogURI is sqlite://PATH (the embedded default).
+	CatalogURI string
+	// Warehouse is the absolute local directory holding table files.
+	Warehouse string
+	Authz     policy.Authorizer
+	Logger    *slog.Logger
+}
+
+// Lake is an open catalog plus warehouse.
+type Lake struct {
+	db        *sql.DB
+	cat       *sqlcat.Catalog
+	warehouse string
+	authz     policy.Authorizer
+	log       *slog.Logger
+}
+
+// Open opens (creating if needed) the catalog and the warehouse directory.
+func Open(ctx context.Context, opts Options) (*Lake, error) {
+	if opts.Authz == nil {
+		opts.Authz = policy.Roles{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if !filepath.IsAbs(opts.Warehouse) {
+		return nil, fmt.Errorf("%w: warehouse must be an absolute path, got %q", ErrInvalid, opts.Warehouse)
+	}
+	if err := os.MkdirAll(opts.Warehouse, 0o755); err != nil {
+		return nil, fmt.Errorf("create warehouse: %w", err)
+	}
+	path, ok := strings.CutPrefix(opts.CatalogURI, "sqlite://")
+	if !ok {
+		return nil, fmt.Errorf("%w: catalog %q: only sqlite:// catalogs are supported in this build", ErrInvalid, opts.CatalogURI)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create catalog directory: %w", err)
+	}
+	// WAL lets readers proceed during a commit; the busy timeout makes
+	// concurrent writers (several goroutines or processes committing to the
+	// same catalog) wait for the lock instead of failing with SQLITE_BUSY.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	cat, err := sqlcat.NewCatalog("edp", db, sqlcat.SQLite, iceberg.Properties{
+		"warehouse": (&url.URL{Scheme: "file", Path: opts.Warehouse}).String(),
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	return &Lake{db: db, cat: cat, warehouse: opts.Warehouse, authz: opts.Authz, log: opts.Logger}, nil
+}
+
+// Close releases the catalog database.
+func (l *Lake) Close() error { return l.db.Close() }
+
+// Warehouse returns the absolute warehouse directory.
+func (l *Lake) Warehouse() string { return l.warehouse }
+
+// Catalog exposes the underlying Iceberg catalog for components that speak
+// Iceberg directly (the REST catalog server, maintenance).
+func (l *Lake) Catalog() catalog.Catalog { return l.cat }
+
+// DB is the metadata database, shared by edp's own tables.
+func (l *Lake) DB() *sql.DB { return l.db }
+
+// Authorize asks the policy whether the principal in ctx may act on res.
+func (l *Lake) Authorize(ctx context.Context, action policy.Action, res policy.Resource) error {
+	return l.authz.Authorize(ctx, action, res)
+}
+
+// Ident names a table: namespace and table name.
+type Ident struct {
+	Namespace string
+	Name      string
+}
+
+func (id Ident) String() string { return id.Namespace + "." + id.Name }
+
+func (id Ident) iceberg() table.Identifier { return table.Identifier{id.Namespace, id.Name} }
+
+func (id Ident) resource() policy.Resource {
+	return policy.Resource{Namespace: id.Namespace, Table: id.Name}
+}
+
+// ParseIdent parses "namespace.table".
+func ParseIdent(s string) (Ident, error) {
+	ns, name, ok := strings.Cut(s, ".")
+	if !ok || ns == "" || name == "" || strings.Contains(name, ".") {
+		return Ident{}, fmt.Errorf("%w: table name %q must be namespace.table", ErrInvalid, s)
+	}
+	return Ident{Namespace: ns, Name: name}, nil
+}
+
+func validName(kind, s string) error {
+	if s == "" || strings.ContainsAny(s, "./\\\x00") {
+		return fmt.Errorf("%w: %s name %q must be non-empty and contain no '.', '/', '\\'", ErrInvalid, kind, s)
+	}
+	return nil
+}
+
+// CreateNamespace creates ns with properties.
+func (l *Lake) CreateNamespace(ctx context.Context, ns string, props map[string]string, ifNotExists bool) error {
+	if err := validName("namespace", ns); err != nil {
+		return err
+	}
+	if reservedNamespaces[strings.ToLower(ns)] {
+		return fmt.Errorf("%w: namespace name %q is reserved", ErrInvalid, ns)
+	}
+	if err := l.authz.Authorize(ctx, policy.Admin, policy.Resource{Namespace: ns}); err != nil {
+		return err
+	}
+	err := l.cat.CreateNamespace(ctx, table.Identifier{ns}, props)
+	if ifNotExists && errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create namespace %s: %w", ns, err)
+	}
+	return nil
+}
+
+// ListNamespaces returns all namespaces, sorted.
+func (l *Lake) ListNamespaces(ctx context.Context) ([]string, error) {
+	if err := l.authz.Authorize(ctx, policy.Read, policy.Resource{}); err != nil {
+		return nil, err
+	}
+	ids, err := l.cat.ListNamespaces(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list namespaces: %w", err)
+	}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, strings.Join(id, "."))
+	}
+	sortStrings(out)
+	return out, nil
+}
+
+// NamespaceProperties returns the properties of ns.
+func (l *Lake) NamespaceProperties(ctx context.Context, ns string) (map[string]string, error) {
+	if err := l.authz.Authorize(ctx, policy.Read, policy.Resource{Namespace: ns}); err != nil {
+		return nil, err
+	}
+	props, err := l.cat.LoadNamespaceProperties(ctx, table.Identifier{ns})
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", ns, err)
+	}
+	return props, nil
+}
+
+// DropNamespace drops ns. With cascade, its tables are dropped (and purged)
+// first; without, a non-empty namespace is refused.
+func (l *Lake) DropNamespace(ctx context.Context, ns string, ifExists, cascade bool) error {
+	if err := l.authz.Authorize(ctx, policy.Admin, policy.Resource{Namespace: ns}); err != nil {
+		return err
+	}
+	if cascade {
+		tables, err := l.ListTables(ctx, ns)
+		if err != nil && !(ifExists && errors.Is(err, catalog.ErrNoSuchNamespace)) {
+			return err
+		}
+		for _, id := range tables {
+			if err := l.DropTable(ctx, id, true, false); err != nil {
+				return err
+			}
+		}
+	}
+	err := l.cat.DropNamespace(ctx, table.Identifier{ns})
+	if ifExists && errors.Is(err, catalog.ErrNoSuchNamespace) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("drop namespace %s: %w", ns, err)
+	}
+	return nil
+}
+
+// ListTables returns the tables of ns ("" for all namespaces), sorted.
+func (l *Lake) ListTables(ctx context.Context, ns string) ([]Ident, error) {
+	if err := l.authz.Authorize(ctx, policy.Read, policy.Resource{Namespace: ns}); err != nil {
+		return nil, err
+	}
+	namespaces := []string{ns}
+	if ns == "" {
+		var err error
+		if namespaces, err = l.ListNamespaces(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var out []Ident
+	for _, n := range namespaces {
+		for id, err := range l.cat.ListTables(ctx, table.Identifier{n}) {
+			if err != nil {
+				return nil, fmt.Errorf("list tables in %s: %w", n, err)
+			}
+			out = append(out, Ident{Namespace: n, Name: id[len(id)-1]})
+		}
+	}
+	sortIdents(out)
+	return out, nil
+}
+
+// CreateTable creates a table. Columns of edp tables are optional: the
+// Parquet files DuckDB writes mark every column optional, and iceberg-go
+// refuses such files for required fields.
+func (l *Lake) CreateTable(ctx context.Context, id Ident, schema *iceberg.Schema, spec *iceberg.PartitionSpec, props map[string]string) (*table.Table, error) {
+	if err := validName("namespace", id.Namespace); err != nil {
+		return nil, err
+	}
+	if err := validName("table", id.Name); err != nil {
+		return nil, err
+	}
+	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
+		return nil, err
+	}
+	p := iceberg.Properties{
+		// Position deletes keep UPDATE/DELETE/MERGE cheap; v2 because DuckDB
+		// cannot read v3 deletion vectors.
+		"write.delete.mode":  "merge-on-read",
+		"write.update.mode":  "merge-on-read",
+		"write.merge.mode":   "merge-on-read",
+		"format-version":     "2",
+		"write.format.default": "parquet",
+	}
+	for k, v := range props {
+		p[k] = v
+	}
+	opts := []catalog.CreateTableOpt{catalog.WithProperties(p)}
+	if spec != nil {
+		opts = append(opts, catalog.WithPartitionSpec(spec))
+	}
+	tbl, err := l.cat.CreateTable(ctx, id.iceberg(), schema, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create table %s: %w", id, err)
+	}
+	return tbl, nil
+}
+
+// LoadTable loads the current metadata of a table for reading.
+func (l *Lake) LoadTable(ctx context.Context, id Ident) (*table.Table, error) {
+	if err := l.authz.Authorize(ctx, policy.Read, id.resource()); err != nil {
+		return nil, err
+	}
+	return l.load(ctx, id)
+}
+
+func (l *Lake) load(ctx context.Context, id Ident) (*table.Table, error) {
+	tbl, err := l.cat.LoadTable(ctx, id.iceberg())
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", id, err)
+	}
+	return tbl, nil
+}
+
+// TableExists reports whether id names a table.
+func (l *Lake) TableExists(ctx context.Context, id Ident) (bool, error) {
+	if err := l.authz.Authorize(ctx, policy.Read, id.resource()); err != nil {
+		return false, err
+	}
+	return l.cat.CheckTableExists(ctx, id.iceberg())
+}
+
+// DropTable removes a table from the catalog; with purge its files too.
+func (l *Lake) DropTable(ctx context.Context, id Ident, purge, ifExists bool) error {
+	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
+		return err
+	}
+	var err error
+	if purge {
+		var tbl *table.Table
+		if tbl, err = l.cat.LoadTable(ctx, id.iceberg()); err == nil {
+			if err = l.cat.DropTable(ctx, id.iceberg()); err == nil {
+				// The catalog entry is gone, so the table is dropped even if
+				// some files linger; report them rather than fail the drop.
+				if perr := tbl.PurgeFiles(ctx); perr != nil {
+					l.log.Warn("dropped table but could not purge all files", "table", id.String(), "err", perr)
+				}
+				_ = os.RemoveAll(localPath(tbl.Location()))
+			}
+		}
+	} else {
+		err = l.cat.DropTable(ctx, id.iceberg())
+	}
+	if ifExists && errors.Is(err, catalog.ErrNoSuchTable) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("drop table %s: %w", id, err)
+	}
+	return nil
+}
+
+// RenameTable renames (and possibly moves between namespaces) a table.
+func (l *Lake) RenameTable(ctx context.Context, from, to Ident) error {
+	if err := l.authz.Authorize(ctx, policy.Admin, from.resource()); err != nil {
+		return err
+	}
+	if err := l.authz.Authorize(ctx, policy.Admin, to.resource()); err != nil {
+		return err
+	}
+	if err := validName("table", to.Name); err != nil {
+		return err
+	}
+	if _, err := l.cat.RenameTable(ctx, from.iceberg(), to.iceberg()); err != nil {
+		return fmt.Errorf("rename table %s to %s: %w", from, to, err)
+	}
+	return nil
+}
+
+// localPath turns a file:// location (or a plain path) into a local path.
+func localPath(loc string) string {
+	if u, err := url.Parse(loc); err == nil && u.Scheme == "file" {
+		return u.Path
+	}
+	return loc
+}
+
+// LocalPath is localPath for other packages: the local file behind an
+// Iceberg file location in a local warehouse.
+func LocalPath(loc string) string { return localPath(loc) }

@@ -1,0 +1,339 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/edp-data/edp/internal/auth"
+	"github.com/edp-data/edp/internal/policy"
+)
+
+// Commit is one atomic change to a table: the data files it adds and the
+// position-delete files that retire rows of existing files. One Commit is
+// one Iceberg snapshot, whose summary names Job.
+type Commit struct {
+	Job     string
+	Data    []iceberg.DataFile
+	Deletes []iceberg.DataFile
+	// Props are extra snapshot-summary properties.
+	Props map[string]string
+}
+
+// CommitFiles commits c against base, the table state the files were
+// planned and written from. iceberg-go retries on a concurrent commit and
+// re-validates: appends always rebase; a RowDelta fails if a concurrent
+// commit removed a data file that its deletes point at.
+func (l *Lake) CommitFiles(ctx context.Context, id Ident, base *table.Table, c Commit) (*table.Table, error) {
+	if err := l.authz.Authorize(ctx, policy.Write, id.resource()); err != nil {
+		return nil, err
+	}
+	if len(c.Data) == 0 && len(c.Deletes) == 0 {
+		return base, nil
+	}
+	props := iceberg.Properties{SummaryJob: c.Job}
+	if p, ok := auth.FromContext(ctx); ok {
+		props[SummaryPrincipal] = p.Name
+	}
+	maps.Copy(props, c.Props)
+	tx := base.NewTransaction()
+	var err error
+	if len(c.Deletes) == 0 {
+		err = tx.AddDataFiles(ctx, c.Data, props)
+	} else {
+		err = tx.NewRowDelta(props).AddRows(c.Data...).AddDeletes(c.Deletes...).Commit(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("commit to %s: %w", id, err)
+	}
+	tbl, err := tx.Commit(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("commit to %s: %w", id, err)
+	}
+	return tbl, nil
+}
+
+// SnapshotInfo describes one snapshot for listing.
+type SnapshotInfo struct {
+	ID        int64
+	ParentID  *int64
+	Timestamp time.Time
+	Operation string
+	Job       string
+	Principal string
+	Current   bool
+	Summary   map[string]string
+}
+
+// Snapshots lists a table's snapshots, oldest first.
+func (l *Lake) Snapshots(ctx context.Context, id Ident) ([]SnapshotInfo, error) {
+	tbl, err := l.LoadTable(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cur := tbl.CurrentSnapshot()
+	var out []SnapshotInfo
+	for _, s := range tbl.Metadata().Snapshots() {
+		info := SnapshotInfo{
+			ID:        s.SnapshotID,
+			ParentID:  s.ParentSnapshotID,
+			Timestamp: time.UnixMilli(s.TimestampMs).UTC(),
+			Current:   cur != nil && cur.SnapshotID == s.SnapshotID,
+		}
+		if s.Summary != nil {
+			info.Operation = string(s.Summary.Operation)
+			info.Summary = s.Summary.Properties
+			info.Job = s.Summary.Properties[SummaryJob]
+			info.Principal = s.Summary.Properties[SummaryPrincipal]
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// SnapshotAt resolves a time-travel target to a snapshot of tbl: the
+// snapshot with that id, or the one current at that time.
+func SnapshotAt(tbl *table.Table, version *int64, at *time.Time) (*table.Snapshot, error) {
+	switch {
+	case version != nil:
+		s := tbl.SnapshotByID(*version)
+		if s == nil {
+			return nil, fmt.Errorf("%w: table %s has no snapshot %d", ErrInvalid, strings.Join(tbl.Identifier(), "."), *version)
+		}
+		return s, nil
+	case at != nil:
+		s := tbl.SnapshotAsOf(at.UnixMilli(), true)
+		if s == nil {
+			return nil, fmt.Errorf("%w: table %s has no snapshot at or before %s", ErrInvalid, strings.Join(tbl.Identifier(), "."), at.UTC().Format(time.RFC3339))
+		}
+		return s, nil
+	}
+	return tbl.CurrentSnapshot(), nil
+}
+
+// SchemaFor returns the schema rows of snapshot s had (the current schema
+// when s is nil, i.e. the table is empty).
+func SchemaFor(tbl *table.Table, s *table.Snapshot) *iceberg.Schema {
+	if s != nil && s.SchemaID != nil {
+		for _, sc := range tbl.Metadata().Schemas() {
+			if sc.ID == *s.SchemaID {
+				return sc
+			}
+		}
+	}
+	return tbl.Schema()
+}
+
+// Rollback makes snapshotID the table's current snapshot again. Later
+// snapshots stay in the metadata, so time travel to them still works.
+func (l *Lake) Rollback(ctx context.Context, id Ident, snapshotID int64) error {
+	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
+		return err
+	}
+	tbl, err := l.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	tx := tbl.NewTransaction()
+	if err := tx.RollbackToSnapshot(snapshotID); err != nil {
+		return fmt.Errorf("rollback %s to %d: %w", id, snapshotID, err)
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("rollback %s to %d: %w", id, snapshotID, err)
+	}
+	return nil
+}
+
+// EvolveSchema applies the changes fn makes to the schema in one commit.
+// allowIncompatible permits changes that old readers cannot follow (never
+// needed for add, rename, drop and widening).
+func (l *Lake) EvolveSchema(ctx context.Context, id Ident, fn func(*table.UpdateSchema)) (*table.Table, error) {
+	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
+		return nil, err
+	}
+	tbl, err := l.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	tx := tbl.NewTransaction()
+	u := tx.UpdateSchema(true, false)
+	fn(u)
+	if err := u.Commit(); err != nil {
+		return nil, fmt.Errorf("evolve schema of %s: %w", id, err)
+	}
+	out, err := tx.Commit(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("evolve schema of %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// EvolveSpec applies partition-spec changes in one commit. Existing files
+// keep their old spec; new writes use the new one.
+func (l *Lake) EvolveSpec(ctx context.Context, id Ident, fn func(*table.UpdateSpec) error) (*table.Table, error) {
+	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
+		return nil, err
+	}
+	tbl, err := l.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	tx := tbl.NewTransaction()
+	u := tx.UpdateSpec(true)
+	if err := fn(u); err != nil {
+		return nil, err
+	}
+	if err := u.Commit(); err != nil {
+		return nil, fmt.Errorf("evolve partitioning of %s: %w", id, err)
+	}
+	out, err := tx.Commit(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("evolve partitioning of %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// SetProperties sets and removes table properties in one commit.
+func (l *Lake) SetProperties(ctx context.Context, id Ident, set map[string]string, remove []string) error {
+	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
+		return err
+	}
+	tbl, err := l.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	tx := tbl.NewTransaction()
+	if len(set) > 0 {
+		if err := tx.SetProperties(set); err != nil {
+			return fmt.Errorf("set properties of %s: %w", id, err)
+		}
+	}
+	if len(remove) > 0 {
+		if err := tx.RemoveProperties(remove); err != nil {
+			return fmt.Errorf("remove properties of %s: %w", id, err)
+		}
+	}
+	_, err = tx.Commit(ctx)
+	return err
+}
+
+// ParseTransform parses a partition expression as written in SQL or on the
+// command line — `col`, `identity(col)`, `year(col)`, `month(col)`,
+// `day(col)`, `hour(col)`, `bucket(N, col)`, `truncate(W, col)` — into the
+// source column and Iceberg transform.
+func ParseTransform(expr string) (column string, tr iceberg.Transform, err error) {
+	e := strings.TrimSpace(expr)
+	open := strings.IndexByte(e, '(')
+	if open < 0 {
+		if e == "" {
+			return "", nil, fmt.Errorf("%w: empty partition expression", ErrInvalid)
+		}
+		return unquote(e), iceberg.IdentityTransform{}, nil
+	}
+	if !strings.HasSuffix(e, ")") {
+		return "", nil, fmt.Errorf("%w: partition expression %q: missing ')'", ErrInvalid, expr)
+	}
+	fn := strings.ToLower(strings.TrimSpace(e[:open]))
+	args := strings.Split(e[open+1:len(e)-1], ",")
+	for i := range args {
+		args[i] = strings.TrimSpace(args[i])
+	}
+	one := func() (string, error) {
+		if len(args) != 1 || args[0] == "" {
+			return "", fmt.Errorf("%w: partition expression %q: %s takes one column", ErrInvalid, expr, fn)
+		}
+		return unquote(args[0]), nil
+	}
+	two := func() (int, string, error) {
+		if len(args) != 2 {
+			return 0, "", fmt.Errorf("%w: partition expression %q: %s takes (N, column)", ErrInvalid, expr, fn)
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n <= 0 {
+			return 0, "", fmt.Errorf("%w: partition expression %q: %s needs a positive integer, got %q", ErrInvalid, expr, fn, args[0])
+		}
+		return n, unquote(args[1]), nil
+	}
+	switch fn {
+	case "identity":
+		column, err = one()
+		tr = iceberg.IdentityTransform{}
+	case "year", "years":
+		column, err = one()
+		tr = iceberg.YearTransform{}
+	case "month", "months":
+		column, err = one()
+		tr = iceberg.MonthTransform{}
+	case "day", "days":
+		column, err = one()
+		tr = iceberg.DayTransform{}
+	case "hour", "hours":
+		column, err = one()
+		tr = iceberg.HourTransform{}
+	case "bucket":
+		var n int
+		n, column, err = two()
+		tr = iceberg.BucketTransform{NumBuckets: n}
+	case "truncate":
+		var n int
+		n, column, err = two()
+		tr = iceberg.TruncateTransform{Width: n}
+	default:
+		return "", nil, fmt.Errorf("%w: partition expression %q: unknown transform %q (use identity, year, month, day, hour, bucket or truncate)", ErrInvalid, expr, fn)
+	}
+	return column, tr, err
+}
+
+func unquote(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return strings.ReplaceAll(s[1:len(s)-1], `""`, `"`)
+	}
+	return s
+}
+
+// PartitionFieldName is the conventional partition field name for a
+// transform of a column (Spark and iceberg-go use the same scheme).
+func PartitionFieldName(column string, tr iceberg.Transform) string {
+	switch t := tr.(type) {
+	case iceberg.IdentityTransform:
+		return column
+	case iceberg.BucketTransform:
+		return fmt.Sprintf("%s_bucket_%d", column, t.NumBuckets)
+	case iceberg.TruncateTransform:
+		return fmt.Sprintf("%s_trunc_%d", column, t.Width)
+	default:
+		return column + "_" + tr.String()
+	}
+}
+
+// BuildSpec makes a partition spec over schema from partition expressions.
+func BuildSpec(schema *iceberg.Schema, exprs []string) (*iceberg.PartitionSpec, error) {
+	if len(exprs) == 0 {
+		return iceberg.UnpartitionedSpec, nil
+	}
+	var fields []iceberg.PartitionField
+	for i, e := range exprs {
+		col, tr, err := ParseTransform(e)
+		if err != nil {
+			return nil, err
+		}
+		f, ok := schema.FindFieldByNameCaseInsensitive(col)
+		if !ok {
+			return nil, fmt.Errorf("%w: partition expression %q: no column %q", ErrInvalid, e, col)
+		}
+		if !tr.CanTransform(f.Type) {
+			return nil, fmt.Errorf("%w: partition expression %q: %s cannot apply to %s column %s", ErrInvalid, e, tr, f.Type, col)
+		}
+		fields = append(fields, iceberg.PartitionField{
+			SourceIDs: []int{f.ID}, FieldID: 1000 + i, Name: PartitionFieldName(f.Name, tr), Transform: tr,
+		})
+	}
+	spec := iceberg.NewPartitionSpec(fields...)
+	return &spec, nil
+}

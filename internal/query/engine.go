@@ -1,0 +1,334 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/edp-data/edp/internal/duck"
+	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/policy"
+	"github.com/edp-data/edp/internal/query/sqlstmt"
+	"github.com/edp-data/edp/internal/render"
+)
+
+// Options configure an Engine.
+type Options struct {
+	MemoryLimit    string
+	Threads        int
+	TempDir        string
+	TargetFileSize int64
+	Logger         *slog.Logger
+}
+
+// Engine runs edp SQL over the tables of one lake.
+type Engine struct {
+	lake   *lake.Lake
+	db     *sql.DB
+	opts   Options
+	log    *slog.Logger
+	viewID atomic.Int64
+}
+
+// New opens the engine's DuckDB, locked down to the lake's warehouse.
+func New(ctx context.Context, l *lake.Lake, opts Options) (*Engine, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.TempDir == "" {
+		opts.TempDir = filepath.Join(filepath.Dir(l.Warehouse()), "tmp")
+	}
+	db, err := duck.Open(ctx, duck.Options{
+		AllowedDirs: []string{l.Warehouse()},
+		TempDir:     opts.TempDir,
+		MemoryLimit: opts.MemoryLimit,
+		Threads:     opts.Threads,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{lake: l, db: db, opts: opts, log: opts.Logger}, nil
+}
+
+// Close closes the engine's DuckDB.
+func (e *Engine) Close() error { return e.db.Close() }
+
+// Lake returns the lake the engine queries.
+func (e *Engine) Lake() *lake.Lake { return e.lake }
+
+// Result is the outcome of one statement: rows to read (nil when the
+// statement returns none) and a status such as "INSERT 3".
+type Result struct {
+	Rows   render.Rows
+	Status string
+	close  func() error
+}
+
+// Close releases the result's connection; it is safe to call twice.
+func (r *Result) Close() error {
+	if r == nil || r.close == nil {
+		return nil
+	}
+	c := r.close
+	r.close = nil
+	return c()
+}
+
+// ExecScript runs every statement of script in order, calling fn with each
+// result (fn must consume the rows before returning). It stops at the
+// first error.
+func (e *Engine) ExecScript(ctx context.Context, script string, fn func(*Result) error) error {
+	stmts, err := sqlstmt.Split(script)
+	if err != nil {
+		return err
+	}
+	if len(stmts) == 0 {
+		return errors.New("no SQL statement given")
+	}
+	for _, s := range stmts {
+		res, err := e.Exec(ctx, s)
+		if err != nil {
+			return err
+		}
+		err = fn(res)
+		res.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Exec runs one statement. The caller must Close the result.
+func (e *Engine) Exec(ctx context.Context, text string) (*Result, error) {
+	st, err := sqlstmt.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	switch s := st.(type) {
+	case sqlstmt.Query:
+		return e.query(ctx, s.SQL, "")
+	case sqlstmt.Explain:
+		prefix := "EXPLAIN "
+		if s.Analyze {
+			prefix = "EXPLAIN ANALYZE "
+		}
+		return e.query(ctx, s.Query, prefix)
+	case sqlstmt.Insert:
+		return e.insert(ctx, s)
+	case sqlstmt.CreateTable:
+		return e.createTable(ctx, s)
+	case sqlstmt.Delete:
+		return e.delete(ctx, s)
+	case sqlstmt.Update:
+		return e.update(ctx, s)
+	case sqlstmt.Merge:
+		return e.merge(ctx, s)
+	default:
+		return e.ddl(ctx, st)
+	}
+}
+
+// session is one DuckDB connection holding the temporary views a statement
+// reads through; closing it drops them.
+type session struct {
+	e     *Engine
+	conn  *sql.Conn
+	views []string
+}
+
+func (e *Engine) session(ctx context.Context) (*session, error) {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &session{e: e, conn: conn}, nil
+}
+
+func (s *session) Close() error {
+	ctx := context.Background()
+	for _, v := range s.views {
+		s.conn.ExecContext(ctx, "DROP VIEW IF EXISTS "+v)
+	}
+	return s.conn.Close()
+}
+
+// planned is an edp table reference resolved to files.
+type planned struct {
+	id     lake.Ident
+	tbl    *table.Table
+	schema *iceberg.Schema
+	// files maps each local data file path to its metadata entry.
+	files map[string]iceberg.DataFile
+}
+
+// prepare checks a SELECT with DuckDB's parser, resolves its table
+// references to views over planned files, and returns the SQL to run.
+// rowIDs asks for row-id columns on the outermost FROM reference (DML).
+func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string, []*planned, error) {
+	text = sqlstmt.RewriteTimeTravel(text)
+	var raw string
+	if err := s.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(CAST(? AS VARCHAR)) AS VARCHAR)", text).Scan(&raw); err != nil {
+		return "", nil, fmt.Errorf("parse: %w", err)
+	}
+	pq, err := checkTree(raw)
+	if err != nil {
+		return "", nil, err
+	}
+	var plans []*planned
+	for _, ref := range pq.refs {
+		id := lake.Ident{Namespace: ref.Namespace, Name: ref.Name}
+		tbl, err := s.e.lake.LoadTable(ctx, id)
+		if err != nil {
+			return "", nil, err
+		}
+		snap, err := lake.SnapshotAt(tbl, ref.Version, ref.At)
+		if err != nil {
+			return "", nil, err
+		}
+		p := &planned{id: id, tbl: tbl, schema: lake.SchemaFor(tbl, snap), files: map[string]iceberg.DataFile{}}
+		if ref.Version == nil && ref.At == nil {
+			p.schema = tbl.Schema()
+		}
+		var tasks []duck.Task
+		if snap != nil {
+			scan := tbl.Scan(table.WithSnapshotID(snap.SnapshotID))
+			fsTasks, err := scan.PlanFiles(ctx)
+			if err != nil {
+				return "", nil, fmt.Errorf("plan %s: %w", id, err)
+			}
+			for _, t := range fsTasks {
+				if len(t.EqualityDeleteFiles) > 0 || len(t.DeletionVectorFiles) > 0 {
+					return "", nil, fmt.Errorf("table %s has equality deletes or deletion vectors, which edp cannot read yet; compact it first", id)
+				}
+				local := lake.LocalPath(t.File.FilePath())
+				p.files[local] = t.File
+				dt := duck.Task{Data: local, DataURI: t.File.FilePath()}
+				for _, d := range t.DeleteFiles {
+					dt.Deletes = append(dt.Deletes, lake.LocalPath(d.FilePath()))
+				}
+				tasks = append(tasks, dt)
+			}
+		}
+		view := fmt.Sprintf("__edp_r%d", s.e.viewID.Add(1))
+		if _, err := s.conn.ExecContext(ctx, "CREATE TEMP VIEW "+view+" AS "+duck.ScanSQL(p.schema, tasks, rowIDs && ref.outermost)); err != nil {
+			return "", nil, fmt.Errorf("read %s: %w", id, err)
+		}
+		s.views = append(s.views, view)
+		if alias, _ := ref.node["alias"].(string); alias == "" {
+			ref.node["alias"] = ref.Name
+		}
+		ref.node["schema_name"] = ""
+		ref.node["table_name"] = view
+		delete(ref.node, "at_clause")
+		plans = append(plans, p)
+	}
+	if len(plans) == 0 {
+		return text, nil, nil
+	}
+	out, err := jsonString(pq.tree)
+	if err != nil {
+		return "", nil, err
+	}
+	var rewritten string
+	if err := s.conn.QueryRowContext(ctx, "SELECT json_deserialize_sql(CAST(? AS JSON))", out).Scan(&rewritten); err != nil {
+		return "", nil, fmt.Errorf("rewrite query: %w", err)
+	}
+	return rewritten, plans, nil
+}
+
+// query runs a SELECT (or EXPLAIN of one) and streams its rows.
+func (e *Engine) query(ctx context.Context, text, prefix string) (*Result, error) {
+	s, err := e.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sqlText, _, err := s.prepare(ctx, text, false)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	rows, err := s.conn.QueryContext(ctx, prefix+sqlText)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	r, err := newRowStream(rows)
+	if err != nil {
+		rows.Close()
+		s.Close()
+		return nil, err
+	}
+	return &Result{Rows: r, Status: "SELECT", close: func() error {
+		rows.Close()
+		return s.Close()
+	}}, nil
+}
+
+// rowStream adapts database/sql rows to render.Rows.
+type rowStream struct {
+	rows *sql.Rows
+	cols []render.Column
+	vals []any
+	ptrs []any
+}
+
+func newRowStream(rows *sql.Rows) (*rowStream, error) {
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	r := &rowStream{rows: rows, cols: make([]render.Column, len(types)), vals: make([]any, len(types)), ptrs: make([]any, len(types))}
+	for i, t := range types {
+		r.cols[i] = render.Column{Name: t.Name(), Type: t.DatabaseTypeName()}
+		r.ptrs[i] = &r.vals[i]
+	}
+	return r, nil
+}
+
+func (r *rowStream) Columns() []render.Column { return r.cols }
+
+func (r *rowStream) Next() ([]any, error) {
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	if err := r.rows.Scan(r.ptrs...); err != nil {
+		return nil, err
+	}
+	return r.vals, nil
+}
+
+// statusResult is the result of a statement that returns no rows.
+func statusResult(status string) *Result { return &Result{Status: status} }
+
+// rowsResult wraps rows computed in Go (SHOW, DESCRIBE).
+func rowsResult(status string, cols []render.Column, data [][]any) *Result {
+	return &Result{Rows: render.SliceRows(cols, data), Status: status}
+}
+
+// identOf turns a parsed name into a table identifier. Unquoted names are
+// matched as written; DuckDB and edp both keep identifier case.
+func identOf(n sqlstmt.Name) (lake.Ident, error) {
+	if len(n) != 2 {
+		return lake.Ident{}, fmt.Errorf("%w: table name %s must be namespace.table", lake.ErrInvalid, n)
+	}
+	return lake.Ident{Namespace: n[0].Name, Name: n[1].Name}, nil
+}
+
+func authorize(ctx context.Context, l *lake.Lake, a policy.Action, id lake.Ident) error {
+	return l.Authorize(ctx, a, policy.Resource{Namespace: id.Namespace, Table: id.Name})
+}
+
+var _ = strings.TrimSpace

@@ -1,0 +1,266 @@
+package query
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrRefused is wrapped by every refusal of the SQL sandbox.
+var ErrRefused = errors.New("not allowed")
+
+// allowedTableFunctions are the table functions user SQL may call: they
+// generate rows and touch nothing outside the query.
+var allowedTableFunctions = map[string]bool{
+	"range": true, "generate_series": true, "unnest": true,
+}
+
+// refusedScalarPrefixes and refusedScalars name scalar functions that read
+// DuckDB's configuration, environment or catalog. Scalars are deny-listed
+// (DuckDB has hundreds of harmless ones); everything that reads files or
+// runs SQL is a table function, and those are allow-listed above.
+var (
+	refusedScalarPrefixes = []string{"duckdb_", "pragma_", "read_", "current_setting", "getenv", "__edp_"}
+	refusedScalars        = map[string]bool{
+		"query": true, "query_table": true, "glob": true, "current_database": false,
+		"enable_logging": true, "disable_logging": true, "truncate_duckdb_logs": true,
+	}
+)
+
+// allowedTableRefs are the FROM-clause node types user SQL may use.
+var allowedTableRefs = map[string]bool{
+	"BASE_TABLE": true, "JOIN": true, "SUBQUERY": true, "EXPRESSION_LIST": true,
+	"EMPTY": true, "EMPTY_FROM": true, "TABLE_FUNCTION": true, "PIVOT": true,
+}
+
+// tableRef is one reference to an edp table found in a parsed query.
+type tableRef struct {
+	node      map[string]any
+	Namespace string
+	Name      string
+	Version   *int64
+	At        *time.Time
+	// outermost is true for the FROM of the top-level SELECT: DML reads
+	// row ids from that reference only.
+	outermost bool
+}
+
+// parsedQuery is DuckDB's parse tree of one SELECT, checked and with the
+// table references found.
+type parsedQuery struct {
+	tree map[string]any
+	refs []*tableRef
+}
+
+// checkTree walks a json_serialize_sql result, refusing anything outside the
+// allow-list and collecting table references.
+func checkTree(raw string) (*parsedQuery, error) {
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	var tree map[string]any
+	if err := dec.Decode(&tree); err != nil {
+		return nil, fmt.Errorf("parse tree: %w", err)
+	}
+	if isErr, _ := tree["error"].(bool); isErr {
+		msg, _ := tree["error_message"].(string)
+		return nil, fmt.Errorf("%s", msg)
+	}
+	stmts, _ := tree["statements"].([]any)
+	if len(stmts) != 1 {
+		return nil, fmt.Errorf("expected one statement, got %d", len(stmts))
+	}
+	w := &walker{ctes: map[string]bool{}}
+	w.collectCTEs(tree)
+	top, _ := stmts[0].(map[string]any)
+	node, _ := top["node"].(map[string]any)
+	if node != nil {
+		if ft, ok := node["from_table"].(map[string]any); ok {
+			w.outermost = ft
+		}
+	}
+	if err := w.walk(tree); err != nil {
+		return nil, err
+	}
+	return &parsedQuery{tree: tree, refs: w.refs}, nil
+}
+
+type walker struct {
+	ctes      map[string]bool
+	refs      []*tableRef
+	outermost map[string]any
+}
+
+func (w *walker) collectCTEs(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		if cm, ok := v["cte_map"].(map[string]any); ok {
+			if entries, ok := cm["map"].([]any); ok {
+				for _, e := range entries {
+					if em, ok := e.(map[string]any); ok {
+						if k, ok := em["key"].(string); ok {
+							w.ctes[strings.ToLower(k)] = true
+						}
+					}
+				}
+			}
+		}
+		for _, c := range v {
+			w.collectCTEs(c)
+		}
+	case []any:
+		for _, c := range v {
+			w.collectCTEs(c)
+		}
+	}
+}
+
+func (w *walker) walk(v any) error {
+	switch v := v.(type) {
+	case map[string]any:
+		if err := w.visit(v); err != nil {
+			return err
+		}
+		for _, c := range v {
+			if err := w.walk(c); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, c := range v {
+			if err := w.walk(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *walker) visit(n map[string]any) error {
+	typ, _ := n["type"].(string)
+	class, _ := n["class"].(string)
+	switch {
+	case class == "FUNCTION":
+		name, _ := n["function_name"].(string)
+		return checkScalar(strings.ToLower(name))
+	case typ == "TABLE_FUNCTION":
+		fn, _ := n["function"].(map[string]any)
+		name, _ := fn["function_name"].(string)
+		if !allowedTableFunctions[strings.ToLower(name)] {
+			return fmt.Errorf("%w: table function %s(): edp SQL reads edp tables only (namespace.table)", ErrRefused, name)
+		}
+	case typ == "BASE_TABLE":
+		return w.baseTable(n)
+	case typ == "SHOW_REF" || typ == "COLUMN_DATA" || typ == "DELIM_GET":
+		return fmt.Errorf("%w: %s in a query", ErrRefused, strings.ToLower(typ))
+	}
+	return nil
+}
+
+func checkScalar(name string) error {
+	if refusedScalars[name] {
+		return fmt.Errorf("%w: function %s()", ErrRefused, name)
+	}
+	for _, p := range refusedScalarPrefixes {
+		if strings.HasPrefix(name, p) {
+			return fmt.Errorf("%w: function %s()", ErrRefused, name)
+		}
+	}
+	return nil
+}
+
+func (w *walker) baseTable(n map[string]any) error {
+	catalog, _ := n["catalog_name"].(string)
+	schema, _ := n["schema_name"].(string)
+	name, _ := n["table_name"].(string)
+	if catalog != "" {
+		return fmt.Errorf("%w: table %s.%s.%s: name tables as namespace.table", ErrRefused, catalog, schema, name)
+	}
+	if schema == "" {
+		if w.ctes[strings.ToLower(name)] {
+			return nil
+		}
+		return fmt.Errorf("table %q must be qualified with its namespace, as namespace.table", name)
+	}
+	ref := &tableRef{node: n, Namespace: schema, Name: name, outermost: w.outermost != nil && sameNode(w.outermost, n)}
+	if at, ok := n["at_clause"].(map[string]any); ok && at != nil {
+		if err := ref.timeTravel(at); err != nil {
+			return err
+		}
+	}
+	w.refs = append(w.refs, ref)
+	return nil
+}
+
+func sameNode(a, b map[string]any) bool {
+	return fmt.Sprintf("%p", a) == fmt.Sprintf("%p", b)
+}
+
+// timeTravel reads AT (VERSION => n) / AT (TIMESTAMP => '…'): the value must
+// be a constant (optionally cast), as time travel targets are fixed when
+// the query is planned.
+func (r *tableRef) timeTravel(at map[string]any) error {
+	unit, _ := at["unit"].(string)
+	expr, _ := at["expr"].(map[string]any)
+	val, ok := constant(expr)
+	if !ok {
+		return fmt.Errorf("time travel on %s.%s: the %s must be a constant", r.Namespace, r.Name, strings.ToLower(unit))
+	}
+	switch strings.ToUpper(unit) {
+	case "VERSION", "SNAPSHOT":
+		n, err := json.Number(val).Int64()
+		if err != nil {
+			return fmt.Errorf("time travel on %s.%s: version %q is not a snapshot id", r.Namespace, r.Name, val)
+		}
+		r.Version = &n
+	case "TIMESTAMP", "TIME":
+		t, err := parseTime(val)
+		if err != nil {
+			return fmt.Errorf("time travel on %s.%s: %w", r.Namespace, r.Name, err)
+		}
+		r.At = &t
+	default:
+		return fmt.Errorf("time travel on %s.%s: unknown unit %s (use VERSION or TIMESTAMP)", r.Namespace, r.Name, unit)
+	}
+	return nil
+}
+
+// constant extracts the literal text of a CONSTANT node or a CAST of one.
+func constant(expr map[string]any) (string, bool) {
+	for expr != nil {
+		switch expr["class"] {
+		case "CONSTANT":
+			v, _ := expr["value"].(map[string]any)
+			if isNull, _ := v["is_null"].(bool); isNull {
+				return "", false
+			}
+			switch x := v["value"].(type) {
+			case string:
+				return x, true
+			case json.Number:
+				return x.String(), true
+			}
+			return "", false
+		case "CAST":
+			expr, _ = expr["child"].(map[string]any)
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+var timeLayouts = []string{
+	time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02",
+}
+
+func parseTime(s string) (time.Time, error) {
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, strings.TrimSpace(s)); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("cannot read %q as a timestamp (use 'YYYY-MM-DD HH:MM:SS', UTC unless an offset is given)", s)
+}

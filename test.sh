@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs edp's checks and tests. CI runs this same script (see .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")"
+go vet ./...
+go test -count=1 -timeout 30m ./...
