@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -74,14 +75,13 @@ func (a *app) demoCmd() *cobra.Command {
 				}
 				fmt.Fprintf(out, "   %-32s %s — %s\n", st.Name, status, st.Doc)
 			}
-			fmt.Fprintf(out, "\nDone in %.1fs. Try:\n\n", time.Since(start).Seconds())
+			fmt.Fprintf(out, "\nDone in %.1fs. Open the SQL shell with `edp sql` (or `go run ./cmd/edp sql`) and try:\n\n", time.Since(start).Seconds())
 			for _, q := range demo.TryQueries() {
-				fmt.Fprintf(out, "  -- %s\n  edp sql %q\n\n", q.Doc, q.SQL)
+				fmt.Fprintf(out, "  -- %s\n  %s;\n\n", q.Doc, strings.ReplaceAll(q.SQL, "\n", "\n  "))
 			}
-			fmt.Fprintln(out, "  -- every write is a snapshot; list them and time-travel:")
-			fmt.Fprintln(out, "  edp table snapshots silver.orders")
-			fmt.Fprintln(out, "  edp sql \"SELECT count(*) FROM silver.orders FOR VERSION AS OF <snapshot_id>\"")
-			fmt.Fprintln(out, "\n  -- or open the interactive shell:  edp sql")
+			fmt.Fprintln(out, "  -- every write is a snapshot; list them, then time-travel to one:")
+			fmt.Fprintln(out, "  SHOW SNAPSHOTS silver.orders;")
+			fmt.Fprintln(out, "  SELECT count(*) FROM silver.orders FOR VERSION AS OF <snapshot_id>;")
 			return nil
 		},
 	}

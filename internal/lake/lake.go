@@ -86,7 +86,7 @@ func Open(ctx context.Context, opts Options) (*Lake, error) {
 	// WAL lets readers proceed during a commit; the busy timeout makes
 	// concurrent writers (several goroutines or processes committing to the
 	// same catalog) wait for the lock instead of failing with SQLITE_BUSY.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog %s: %w", path, err)
