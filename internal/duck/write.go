@@ -70,8 +70,12 @@ func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Loca
 	}
 	sel := "SELECT " + strings.Join(cols, ", ") + " FROM (" + query + ") AS __src(" + strings.Join(aliases, ", ") + ")"
 	opts := []string{"FORMAT parquet", "COMPRESSION zstd", "FIELD_IDS " + FieldIDs(schema), "RETURN_FILES true",
-		"FILENAME_PATTERN 'data_{uuid}'", fmt.Sprintf("FILE_SIZE_BYTES %d", targetFileSize)}
-	if len(partCols) > 0 {
+		"FILENAME_PATTERN 'data_{uuid}'"}
+	if len(partCols) == 0 {
+		opts = append(opts, fmt.Sprintf("FILE_SIZE_BYTES %d", targetFileSize))
+	} else {
+		// DuckDB 1.5 cannot combine FILE_SIZE_BYTES with PARTITION_BY: a
+		// partitioned write makes one file per partition (per thread).
 		names := make([]string, len(partCols))
 		for i := range partCols {
 			names[i] = fmt.Sprintf("__p%d", i)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -70,7 +71,9 @@ func (e *Engine) Lake() *lake.Lake { return e.lake }
 type Result struct {
 	Rows   render.Rows
 	Status string
-	close  func() error
+	// Scans describes the table reads of a query.
+	Scans []ScanStat
+	close func() error
 }
 
 // Close releases the result's connection; it is safe to call twice.
@@ -144,6 +147,15 @@ type session struct {
 	e     *Engine
 	conn  *sql.Conn
 	views []string
+	scans []ScanStat
+}
+
+// ScanStat tells how one table reference of a query was planned.
+type ScanStat struct {
+	Table      string
+	SnapshotID int64
+	Files      int // data files read
+	Pruned     int // data files skipped by partition and column statistics
 }
 
 func (e *Engine) session(ctx context.Context) (*session, error) {
@@ -201,8 +213,13 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 		}
 		var tasks []duck.Task
 		if snap != nil {
-			scan := tbl.Scan(table.WithSnapshotID(snap.SnapshotID))
-			fsTasks, err := scan.PlanFiles(ctx)
+			// A DML target is planned unpruned, so its file map covers
+			// every file a row id can point at.
+			var filter iceberg.BooleanExpression
+			if !(rowIDs && ref.outermost) {
+				filter = rowFilter(p.schema, ref.conditions)
+			}
+			fsTasks, err := planFiles(ctx, tbl, snap.SnapshotID, filter)
 			if err != nil {
 				return "", nil, fmt.Errorf("plan %s: %w", id, err)
 			}
@@ -218,6 +235,8 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 				}
 				tasks = append(tasks, dt)
 			}
+			total, _ := strconv.Atoi(snap.Summary.Properties["total-data-files"])
+			s.scans = append(s.scans, ScanStat{Table: id.String(), SnapshotID: snap.SnapshotID, Files: len(fsTasks), Pruned: max(total-len(fsTasks), 0)})
 		}
 		view := fmt.Sprintf("__edp_r%d", s.e.viewID.Add(1))
 		if _, err := s.conn.ExecContext(ctx, "CREATE TEMP VIEW "+view+" AS "+duck.ScanSQL(p.schema, tasks, rowIDs && ref.outermost)); err != nil {
@@ -246,6 +265,19 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 	return rewritten, plans, nil
 }
 
+// planFiles plans the files of a snapshot, pruned by filter when one is
+// given. A filter iceberg-go cannot bind (a type it will not convert) is
+// dropped rather than failing the query: pruning is an optimisation.
+func planFiles(ctx context.Context, tbl *table.Table, snapshotID int64, filter iceberg.BooleanExpression) ([]table.FileScanTask, error) {
+	if filter != nil {
+		tasks, err := tbl.Scan(table.WithSnapshotID(snapshotID), table.WithRowFilter(filter)).PlanFiles(ctx)
+		if err == nil {
+			return tasks, nil
+		}
+	}
+	return tbl.Scan(table.WithSnapshotID(snapshotID)).PlanFiles(ctx)
+}
+
 // query runs a SELECT (or EXPLAIN of one) and streams its rows.
 func (e *Engine) query(ctx context.Context, text, prefix string) (*Result, error) {
 	s, err := e.session(ctx)
@@ -268,7 +300,7 @@ func (e *Engine) query(ctx context.Context, text, prefix string) (*Result, error
 		s.Close()
 		return nil, err
 	}
-	return &Result{Rows: r, Status: "SELECT", close: func() error {
+	return &Result{Rows: r, Status: "SELECT", Scans: s.scans, close: func() error {
 		rows.Close()
 		return s.Close()
 	}}, nil

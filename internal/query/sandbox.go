@@ -45,6 +45,8 @@ type tableRef struct {
 	// outermost is true for the FROM of the top-level SELECT: DML reads
 	// row ids from that reference only.
 	outermost bool
+	// conditions are the WHERE conditions usable for file pruning.
+	conditions []condition
 }
 
 // parsedQuery is DuckDB's parse tree of one SELECT, checked and with the
@@ -83,6 +85,7 @@ func checkTree(raw string) (*parsedQuery, error) {
 	if err := w.walk(tree); err != nil {
 		return nil, err
 	}
+	findConditions(tree, w.refs)
 	return &parsedQuery{tree: tree, refs: w.refs}, nil
 }
 
