@@ -80,7 +80,8 @@ func (s shellExec) Exec(ctx context.Context, sql string) (render.Rows, string, e
 		res.Close()
 		return nil, res.Status, nil
 	}
-	return &closingRows{Rows: res.Rows, res: res}, res.Status, nil
+	// The table footer already says how many rows came back.
+	return &closingRows{Rows: res.Rows, res: res}, "", nil
 }
 
 func (s shellExec) Tables(ctx context.Context) ([]string, error) {
