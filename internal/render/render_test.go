@@ -536,3 +536,26 @@ func TestErrorsPropagate(t *testing.T) {
 		}
 	}
 }
+
+func TestFloatText(t *testing.T) {
+	cases := []struct {
+		f    float64
+		bits int
+		want string
+	}{
+		{6, 64, "6.0"},
+		{1.5, 64, "1.5"},
+		{-0.25, 64, "-0.25"},
+		{1e21, 64, "1e+21"},
+		{1e-7, 64, "1e-07"},
+		{123456789012, 64, "123456789012.0"},
+		{float64(float32(0.1)), 32, "0.1"},
+		{math.NaN(), 64, "nan"},
+		{math.Inf(1), 64, "inf"},
+	}
+	for _, c := range cases {
+		if got := floatText(c.f, c.bits); got != c.want {
+			t.Errorf("floatText(%v, %d) = %q, want %q", c.f, c.bits, got, c.want)
+		}
+	}
+}

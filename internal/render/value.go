@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -213,7 +214,12 @@ func floatText(f float64, bits int) string {
 	case math.IsInf(f, -1):
 		return "-inf"
 	}
-	return string(appendFloat(nil, f, bits))
+	b := appendFloat(nil, f, bits)
+	// DuckDB shows 6.0, not 6, so a DOUBLE never reads as an integer.
+	if !bytes.ContainsAny(b, ".e") {
+		b = append(b, ".0"...)
+	}
+	return string(b)
 }
 
 func appendFloat(b []byte, f float64, bits int) []byte {

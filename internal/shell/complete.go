@@ -67,6 +67,14 @@ func (s *shell) complete(line string, pos int) (head string, completions []strin
 	tables := s.completionTables()
 	out = append(out, matchPrefix(tables, word, true)...)
 	out = append(out, matchPrefix(namespaces(tables), word, true)...)
+	if !strings.Contains(word, ".") {
+		// Tables in the default namespace are usually named bare.
+		for _, t := range tables {
+			if _, name := splitTable(t); len(matchPrefix([]string{name}, word, true)) > 0 {
+				out = append(out, name)
+			}
+		}
+	}
 	// Keywords come back in the case the user is typing in.
 	lower := strings.ToLower(word) == word
 	for _, k := range matchPrefix(keywords, word, true) {
@@ -93,7 +101,7 @@ func (s *shell) matchCommands(word string) []string {
 // completionTables asks the executor with a short deadline: a slow catalog
 // should cost a missing suggestion, not a frozen prompt.
 func (s *shell) completionTables() []string {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
 	defer cancel()
 	names, err := s.tables(ctx)
 	if err != nil {

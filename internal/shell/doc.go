@@ -7,8 +7,8 @@
 // silently and stops at the first error, so scripts fail loudly.
 //
 // Statements end with a semicolon and may span lines; semicolons inside
-// strings, quoted identifiers, dollar-quoted strings and comments do not
-// count. A line starting with a backslash is a command (\d, \dn, \o,
+// parentheses, strings, quoted identifiers, dollar-quoted strings and
+// comments do not count. A line starting with a backslash is a command (\d, \dn, \o,
 // \timing, \q, \?) when it is not inside an open string or comment.
 //
 // Results are printed with package render. Status messages and timings go

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mattn/go-isatty"
 	"github.com/peterh/liner"
 )
 
@@ -56,7 +57,9 @@ type terminalReader struct {
 }
 
 func newTerminalReader(s *shell, history string) lineReader {
-	if !liner.TerminalSupported() {
+	// liner falls back to printing prompts on stdout when stdout is not a
+	// terminal, which would mix them into redirected results.
+	if !liner.TerminalSupported() || !isatty.IsTerminal(os.Stdin.Fd()) || !isatty.IsTerminal(os.Stdout.Fd()) {
 		return newPromptReader(s)
 	}
 	st := liner.NewLiner()
@@ -85,6 +88,10 @@ func (t *terminalReader) readLine(prompt string) (string, error) {
 	switch {
 	case errors.Is(err, liner.ErrPromptAborted):
 		return "", errInterrupted
+	case errors.Is(err, io.EOF):
+		// Ctrl-D leaves the cursor after the prompt; end the line so the
+		// caller's shell prompt starts on its own.
+		fmt.Println()
 	case errors.Is(err, liner.ErrNotTerminalOutput):
 		t.st.Close()
 		t.fallback = newPromptReader(t.s)
@@ -173,6 +180,9 @@ func (p *promptReader) readLine(prompt string) (string, error) {
 	select {
 	case r := <-p.lines:
 		p.waiting = false
+		if errors.Is(r.err, io.EOF) {
+			fmt.Fprintln(p.s.errw)
+		}
 		return r.line, r.err
 	case <-p.s.sigs:
 		fmt.Fprintln(p.s.errw)

@@ -2,6 +2,7 @@ package shell
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -25,7 +26,8 @@ func TestSplit(t *testing.T) {
 		{"tagged dollar quote", "select $fn$ x; $$ ; $fn$;", []string{"select $fn$ x; $$ ; $fn$"}, "", false},
 		{"positional parameters", "select $1, $2; x", []string{"select $1, $2"}, " x", false},
 		{"dollar inside identifier", "select a$b; x", []string{"select a$b"}, " x", false},
-		{"line comment", "select 1 -- not; the end\n;", []string{"select 1 -- not; the end"}, "", false},
+		{"line comment", "select 1 -- not; the end\n;", []string{"select 1"}, "", false},
+		{"comments around", "-- lead\n/* x */ select '--' /* in */ , $$ -- $$ -- trail\n;", []string{"select '--' /* in */ , $$ -- $$"}, "", false},
 		{"block comment", "select /* ; */ 1;", []string{"select /* ; */ 1"}, "", false},
 		{"nested block comment", "select /* a /* b; */ c; */ 1;", []string{"select /* a /* b; */ c; */ 1"}, "", false},
 		{"empty statements", " ; ;\n;", nil, "", false},
@@ -37,6 +39,9 @@ func TestSplit(t *testing.T) {
 		{"open comment", "select /* abc;", nil, "select /* abc;", true},
 		{"open nested comment", "select /* a /* b */ ;", nil, "select /* a /* b */ ;", true},
 		{"unicode", "select '漢字;'; select 2;", []string{"select '漢字;'", "select 2"}, "", false},
+		{"parentheses", "select (1; 2); select ')';", []string{"select (1; 2)", "select ')'"}, "", false},
+		{"unclosed parenthesis", "select (1;\n", nil, "select (1;\n", false},
+		{"stray parenthesis", "select 1); select 2;", []string{"select 1)", "select 2"}, "", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -77,6 +82,36 @@ func TestBlank(t *testing.T) {
 	} {
 		if got := blank(s); got != want {
 			t.Errorf("blank(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// Feeding a buffer line by line, as the shell does, must cut it exactly
+// where scanning it whole does.
+func TestScannerIncremental(t *testing.T) {
+	bufs := []string{
+		"select 1;\nselect\n 'a;\nb';\n",
+		"select $tag$\n;\n$tag$; select /* a\n/* b */ ;\n*/ 2;\n",
+		"select E'\\'\n;'; -- c;\nselect \"x\n;\";\n",
+		"select 1 /* open\n",
+		"select (1;\n2); select 3;\n",
+	}
+	for _, buf := range bufs {
+		want, wantRest, wantOpen := split(buf)
+		var (
+			sc    scanner
+			got   []statement
+			start int
+		)
+		for end := 0; end < len(buf); {
+			nl := strings.IndexByte(buf[end:], '\n')
+			next := end + nl + 1
+			stmts, rest := sc.cut(buf[:next], start, end)
+			got = append(got, stmts...)
+			start, end = rest, next
+		}
+		if !reflect.DeepEqual(got, want) || buf[start:] != wantRest || sc.open() != wantOpen {
+			t.Errorf("%q: incremental %v %q %v, whole %v %q %v", buf, got, buf[start:], sc.open(), want, wantRest, wantOpen)
 		}
 	}
 }

@@ -59,7 +59,10 @@ var errCanceled = errors.New("query canceled")
 //
 // When interactive, Run handles SIGINT itself for as long as it runs: Ctrl-C
 // cancels the running statement or clears the half-typed one instead of
-// ending the process.
+// ending the process. For the same reason an interactive Run ignores the
+// cancellation of ctx (keeping its values): programs usually cancel their
+// root context on SIGINT, and the first Ctrl-C would otherwise end the
+// session. It ends on \q, quit, exit or Ctrl-D.
 func Run(ctx context.Context, ex Executor, opts Options) error {
 	s := newShell(ex, opts)
 	if s.interactive && s.format == render.Parquet {
@@ -75,10 +78,11 @@ func Run(ctx context.Context, ex Executor, opts Options) error {
 	s.sigs = make(chan os.Signal, 1)
 	signal.Notify(s.sigs, os.Interrupt)
 	defer signal.Stop(s.sigs)
-	return s.run(ctx, newTerminalReader(s, opts.HistoryFile))
+	return s.run(context.WithoutCancel(ctx), newTerminalReader(s, opts.HistoryFile))
 }
 
 func (s *shell) run(ctx context.Context, in lineReader) error {
+	s.ctx = ctx
 	s.in = in
 	defer in.close()
 	err := s.loop(ctx)
@@ -91,6 +95,10 @@ func (s *shell) run(ctx context.Context, in lineReader) error {
 var errParquetTerminal = errors.New("parquet output is binary and not for a terminal; write it to a file from a non-interactive run")
 
 type shell struct {
+	// ctx is Run's context, kept for tab completion, which liner calls
+	// without one; executors may need its values, such as the caller's
+	// identity.
+	ctx         context.Context
 	ex          Executor
 	out, errw   io.Writer
 	prompt      string
@@ -101,6 +109,8 @@ type shell struct {
 	sigs        chan os.Signal
 
 	pending     strings.Builder // text of the statement being typed
+	scan        scanner         // state at the end of pending
+	scanned     int             // bytes of pending the scanner has seen
 	pendingLine int             // input line number where pending starts
 	lineNo      int
 	histLines   []string
@@ -119,6 +129,7 @@ func newShell(ex Executor, opts Options) *shell {
 		prompt:      opts.Prompt,
 		format:      opts.Format,
 		interactive: opts.Interactive,
+		ctx:         context.Background(),
 	}
 	if s.out == nil {
 		s.out = os.Stdout
@@ -151,7 +162,6 @@ func (s *shell) loop(ctx context.Context) error {
 			continue
 		case errors.Is(err, io.EOF):
 			if s.interactive {
-				fmt.Fprintln(s.out)
 				return nil
 			}
 			return s.finish(ctx)
@@ -171,8 +181,7 @@ func (s *shell) loop(ctx context.Context) error {
 // handleLine runs a command line or adds line to the pending statement,
 // running every statement that completes.
 func (s *shell) handleLine(ctx context.Context, line string) error {
-	_, _, open := split(s.pending.String())
-	if !open {
+	if !s.scan.open() {
 		trimmed := strings.TrimSpace(line)
 		if strings.HasPrefix(trimmed, `\`) {
 			s.remember(trimmed)
@@ -201,19 +210,28 @@ func (s *shell) handleLine(ctx context.Context, line string) error {
 	}
 	s.pending.WriteString(line)
 	s.pending.WriteByte('\n')
-	s.histLines = append(s.histLines, strings.TrimSpace(line))
+	if s.interactive {
+		s.histLines = append(s.histLines, strings.TrimSpace(line))
+	}
 
 	buf := s.pending.String()
-	stmts, rest, _ := split(buf)
-	if len(stmts) == 0 && !blank(rest) {
+	stmts, restAt := s.scan.cut(buf, 0, s.scanned)
+	s.scanned = len(buf)
+	rest := buf[restAt:]
+	// An open block comment is blank so far but must still be finished.
+	unfinished := !blank(rest) || s.scan.open()
+	if len(stmts) == 0 && unfinished {
 		return nil
 	}
 	startLine := s.pendingLine
 	s.pending.Reset()
-	if !blank(rest) {
-		s.pending.WriteString(strings.TrimLeft(rest, " \t\r\n"))
+	if unfinished {
+		rest = strings.TrimLeft(rest, " \t\r\n")
+		s.pending.WriteString(rest)
+		s.scanned = len(rest)
 		s.pendingLine = s.lineNo
 	} else {
+		s.scan, s.scanned = scanner{}, 0
 		s.flushHistory()
 	}
 	for _, st := range stmts {
@@ -244,14 +262,16 @@ func (s *shell) finish(ctx context.Context) error {
 		return nil
 	}
 	s.reset()
-	if err := s.execute(ctx, strings.TrimSpace(buf)); err != nil {
-		return fmt.Errorf("line %d: %w", s.pendingLine, err)
+	first, last := tokenSpan(buf)
+	if err := s.execute(ctx, buf[first:last]); err != nil {
+		return fmt.Errorf("line %d: %w", s.pendingLine+strings.Count(buf[:first], "\n"), err)
 	}
 	return nil
 }
 
 func (s *shell) reset() {
 	s.pending.Reset()
+	s.scan, s.scanned = scanner{}, 0
 	s.histLines = s.histLines[:0]
 }
 

@@ -51,7 +51,15 @@ func (f *fakeExec) Exec(ctx context.Context, sql string) (render.Rows, string, e
 	return nil, words[0], nil
 }
 
-func (f *fakeExec) Tables(context.Context) ([]string, error) { return f.tables, nil }
+type ctxKey struct{}
+
+func (f *fakeExec) Tables(ctx context.Context) ([]string, error) {
+	// Real executors take the caller's identity from the context.
+	if ctx.Value(ctxKey{}) == nil {
+		return nil, errors.New("no principal in context")
+	}
+	return f.tables, nil
+}
 
 func (f *fakeExec) Describe(_ context.Context, table string) (render.Rows, error) {
 	if table != "sales.orders" {
@@ -86,7 +94,7 @@ func newFake() *fakeExec {
 func runScript(t *testing.T, ex Executor, script string, format render.Format) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errw bytes.Buffer
-	err = Run(context.Background(), ex, Options{In: strings.NewReader(script), Out: &out, Err: &errw, Format: format})
+	err = Run(testCtx(), ex, Options{In: strings.NewReader(script), Out: &out, Err: &errw, Format: format})
 	return out.String(), errw.String(), err
 }
 
@@ -112,7 +120,7 @@ select 'last' -- no semicolon at the end`
 		"create table x (a int)",
 		"select $$ ; $$, /* ; */ 2",
 		"insert into x values (1), (2)",
-		"select 'last' -- no semicolon at the end",
+		"select 'last'",
 	}
 	if got := ex.executed(); !reflect.DeepEqual(got, want) {
 		t.Errorf("executed\n%q\nwant\n%q", got, want)
@@ -312,9 +320,14 @@ func (r *scriptReader) readLine(prompt string) (string, error) {
 func (r *scriptReader) addHistory(e string) { r.history = append(r.history, e) }
 func (r *scriptReader) close() error        { return nil }
 
+func testCtx() context.Context {
+	return context.WithValue(context.Background(), ctxKey{}, "tester")
+}
+
 func interactiveShell(ex Executor) (*shell, *bytes.Buffer, *bytes.Buffer) {
 	var out, errw bytes.Buffer
 	s := newShell(ex, Options{Out: &out, Err: &errw, Interactive: true})
+	s.ctx = testCtx()
 	return s, &out, &errw
 }
 
@@ -334,7 +347,7 @@ func TestInteractiveSession(t *testing.T) {
 		"  5;",
 		`\d`,
 	}}
-	if err := s.run(context.Background(), in); err != nil {
+	if err := s.run(testCtx(), in); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := ex.executed(), []string{"select 1", "fail", "select 3", "fail", "select 4", "select\n  5"}; !reflect.DeepEqual(got, want) {
@@ -370,7 +383,7 @@ func TestCtrlCCancelsStatement(t *testing.T) {
 	}()
 	in := &scriptReader{lines: []string{"slow; select 'skipped';", "select 'after';"}}
 	done := make(chan error)
-	go func() { done <- s.run(context.Background(), in) }()
+	go func() { done <- s.run(testCtx(), in) }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -392,7 +405,7 @@ func TestStaleInterruptIgnored(t *testing.T) {
 	s, _, errw := interactiveShell(ex)
 	s.sigs = make(chan os.Signal, 1)
 	s.sigs <- os.Interrupt
-	if err := s.run(context.Background(), &scriptReader{lines: []string{"select 1;"}}); err != nil {
+	if err := s.run(testCtx(), &scriptReader{lines: []string{"select 1;"}}); err != nil {
 		t.Fatal(err)
 	}
 	if errw.Len() != 0 {
@@ -422,6 +435,7 @@ func TestCompletion(t *testing.T) {
 		{"SEL", 3, "", []string{"SELECT"}, ""},
 		{"select * from sales.o", 21, "select * from ", []string{"sales.orders"}, ""},
 		{"select * from sa where", 16, "select * from ", []string{"sales", "sales.customers", "sales.orders"}, " where"},
+		{"select * from ord", 17, "select * from ", []string{"order", "orders"}, ""},
 		{"select * from ", 14, "select * from ", nil, ""},
 		{`\ti`, 3, "", []string{`\timing`}, ""},
 		{`\d`, 2, "", []string{`\d`, `\dn`}, ""},
@@ -445,7 +459,7 @@ func TestTablesCachedUntilNextStatement(t *testing.T) {
 	if ex.calls != 1 {
 		t.Errorf("%d Tables calls, want 1", ex.calls)
 	}
-	s.run(context.Background(), &scriptReader{lines: []string{"create table x (a int);"}})
+	s.run(testCtx(), &scriptReader{lines: []string{"create table x (a int);"}})
 	s.complete("sa", 2)
 	if ex.calls != 2 {
 		t.Errorf("%d Tables calls after a statement, want 2", ex.calls)
@@ -460,4 +474,37 @@ type countingTables struct {
 func (c *countingTables) Tables(ctx context.Context) ([]string, error) {
 	c.calls++
 	return c.fakeExec.Tables(ctx)
+}
+
+func TestOpenCommentSpansLines(t *testing.T) {
+	ex := newFake()
+	if _, _, err := runScript(t, ex, "/* start\n; still a comment */ select 1;\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := ex.executed(); !reflect.DeepEqual(got, []string{"select 1"}) {
+		t.Errorf("executed %q", got)
+	}
+}
+
+// A long generated INSERT must not make the shell rescan its buffer on
+// every line.
+func TestLongStatementIsLinear(t *testing.T) {
+	const lines = 200_000
+	var b strings.Builder
+	b.WriteString("insert into t values\n")
+	for i := range lines {
+		fmt.Fprintf(&b, "  (%d, 'row; %d'),\n", i, i)
+	}
+	b.WriteString("  (0, 'end');\nselect 1;\n")
+	ex := newFake()
+	start := time.Now()
+	if _, _, err := runScript(t, ex, b.String(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := ex.executed(); len(got) != 2 || strings.Count(got[0], "\n") != lines+1 {
+		t.Fatalf("executed %d statements", len(got))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
+	}
 }

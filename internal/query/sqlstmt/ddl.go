@@ -34,7 +34,9 @@ func (p *parser) createSchema() (Statement, error) {
 	}
 	if p.acceptKw("WITH") {
 		// Spark spells it WITH DBPROPERTIES, Trino WITH; take either.
-		_ = p.acceptKw("DBPROPERTIES") || p.acceptKw("PROPERTIES")
+		if !p.acceptKw("DBPROPERTIES") {
+			p.acceptKw("PROPERTIES")
+		}
 		if cs.Properties, err = p.properties("WITH"); err != nil {
 			return nil, err
 		}

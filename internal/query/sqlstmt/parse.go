@@ -31,7 +31,11 @@ func Parse(sql string) (Statement, error) {
 	}
 	toks = append(toks[:n:n], eofAfter(toks[n-1]))
 	p := &parser{src: sql, toks: toks}
-	return p.statement()
+	st, err := p.statement()
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // eofAfter returns an end-of-input token placed right after t, so that
@@ -90,6 +94,16 @@ func (p *parser) acceptKw(kws ...string) bool {
 	return true
 }
 
+// acceptOneOf consumes the next token if it is one of the keywords.
+func (p *parser) acceptOneOf(kws ...string) bool {
+	for _, kw := range kws {
+		if p.acceptKw(kw) {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *parser) expectKw(kw, after string) error {
 	if p.acceptKw(kw) {
 		return nil
@@ -142,11 +156,11 @@ func (p *parser) text(from, to int) string {
 	return p.src[p.toks[from].Pos:p.toks[to-1].End]
 }
 
-// reserved holds the words that DuckDB never accepts as an unquoted table or
+// reserved holds words that DuckDB never accepts as an unquoted table or
 // column name. Refusing them as names lets clause keywords end names and
 // aliases, and turns "DELETE FROM WHERE …" into a clear error.
 var reserved = setOf(
-	"ALL", "ANALYSE", "ANALYZE", "AND", "ANY", "ARRAY", "AS", "ASC",
+	"ALL", "ANALYSE", "ANALYZE", "AND", "ANY", "AS", "ASC",
 	"ASYMMETRIC", "BOTH", "CASE", "CAST", "CHECK", "COLLATE", "COLUMN",
 	"CONSTRAINT", "CREATE", "DEFAULT", "DEFERRABLE", "DESC", "DESCRIBE",
 	"DISTINCT", "DO", "ELSE", "END", "EXCEPT", "FALSE", "FETCH", "FOR",
@@ -625,9 +639,8 @@ var refused = map[string]string{
 // knows but an Iceberg catalog cannot hold. Secrets are not among them: they
 // are refused with the default reason, since they open doors to storage.
 var catalogObjects = setOf(
-	"VIEW", "MATERIALIZED", "MACRO", "FUNCTION", "SEQUENCE", "INDEX", "UNIQUE",
-	"TYPE", "DATABASE", "ROLE", "USER", "TRIGGER", "EXTENSION", "PROCEDURE",
-	"TEMP", "TEMPORARY",
+	"VIEW", "MACRO", "FUNCTION", "SEQUENCE", "INDEX", "TYPE", "DATABASE",
+	"ROLE", "USER", "TRIGGER", "EXTENSION", "PROCEDURE",
 )
 
 // refuseObject builds the error for CREATE/DROP/ALTER of an object kind
@@ -661,7 +674,7 @@ func (p *parser) refuseObject(verb string, t Token) error {
 
 func (p *parser) explain() (Statement, error) {
 	p.next()
-	analyze := p.acceptKw("ANALYZE") || p.acceptKw("ANALYSE")
+	analyze := p.acceptOneOf("ANALYZE", "ANALYSE")
 	q, err := p.query("EXPLAIN")
 	if err != nil {
 		return nil, err
@@ -675,7 +688,7 @@ func (p *parser) show() (Statement, error) {
 	switch t.upper() {
 	case "TABLES":
 		var st ShowTables
-		if p.acceptKw("IN") || p.acceptKw("FROM") {
+		if p.acceptOneOf("IN", "FROM") {
 			n, err := p.name("schema name")
 			if err != nil {
 				return nil, err
@@ -686,7 +699,7 @@ func (p *parser) show() (Statement, error) {
 	case "SCHEMAS", "NAMESPACES", "DATABASES":
 		return ShowSchemas{}, p.expectEnd()
 	case "COLUMNS":
-		if !p.acceptKw("FROM") && !p.acceptKw("IN") {
+		if !p.acceptOneOf("FROM", "IN") {
 			return nil, p.errExpected("FROM after SHOW COLUMNS", p.peek())
 		}
 		n, err := p.name("table name")
@@ -695,7 +708,7 @@ func (p *parser) show() (Statement, error) {
 		}
 		return Describe{Table: n}, p.expectEnd()
 	case "SNAPSHOTS":
-		_ = p.acceptKw("FROM") || p.acceptKw("IN") || p.acceptKw("OF")
+		p.acceptOneOf("FROM", "IN", "OF")
 		n, err := p.name("table name")
 		if err != nil {
 			return nil, err
