@@ -88,7 +88,9 @@ error names its file, line and column. --bad-rows=skip drops bad rows and
 // progressPrinter draws a one-line progress report on a terminal.
 func progressPrinter(w io.Writer) func(ingest.Progress) {
 	return func(p ingest.Progress) {
-		line := fmt.Sprintf("loading %s: %d files, %s in, %s written, %.1fs", p.Table, p.Files, bytes(p.InputBytes), bytes(p.WrittenBytes), p.Elapsed.Seconds())
+		rate := float64(p.Rows) / max(p.Elapsed.Seconds(), 0.001)
+		line := fmt.Sprintf("loading %s: %d rows (%.0f rows/s) from %d files (%s), %s written, %.1fs",
+			p.Table, p.Rows, rate, p.Files, bytes(p.InputBytes), bytes(p.WrittenBytes), p.Elapsed.Seconds())
 		if p.Done {
 			fmt.Fprintf(w, "\r%s\r", strings.Repeat(" ", len(line)+2))
 			return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -19,6 +20,9 @@ type Options struct {
 	TempDir     string
 	MemoryLimit string // e.g. "4GB"; empty keeps DuckDB's default
 	Threads     int    // 0 keeps DuckDB's default (all cores)
+	// Progress, if set, counts the rows written by WriteData on this
+	// database as they pass, for progress reports.
+	Progress *atomic.Int64
 }
 
 // Open opens an in-memory DuckDB locked down to opts.AllowedDirs: no
@@ -37,7 +41,11 @@ func Open(ctx context.Context, opts Options) (*sql.DB, error) {
 		return nil, fmt.Errorf("open duckdb: %w", err)
 	}
 	defer conn.Close()
-	if err := registerFunctions(conn); err != nil {
+	rows := opts.Progress
+	if rows == nil {
+		rows = new(atomic.Int64)
+	}
+	if err := registerFunctions(conn, rows); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/apache/iceberg-go"
 	"github.com/duckdb/duckdb-go/v2"
@@ -43,7 +44,29 @@ func (f bucketFunc) Executor() duckdb.ScalarFuncExecutor {
 	}}
 }
 
-func registerFunctions(conn *sql.Conn) error {
+// progressFn counts the rows that pass through it: writes put it in their
+// WHERE clause so a long load can report rows/s while DuckDB works.
+const progressFn = "__edp_progress"
+
+type progressFunc struct{ rows *atomic.Int64 }
+
+func (f progressFunc) Config() duckdb.ScalarFuncConfig {
+	b, _ := duckdb.NewTypeInfo(duckdb.TYPE_BOOLEAN)
+	// Volatile, so DuckDB neither folds it to a constant nor skips rows.
+	return duckdb.ScalarFuncConfig{ResultTypeInfo: b, Volatile: true}
+}
+
+func (f progressFunc) Executor() duckdb.ScalarFuncExecutor {
+	return duckdb.ScalarFuncExecutor{RowExecutor: func([]driver.Value) (any, error) {
+		f.rows.Add(1)
+		return true, nil
+	}}
+}
+
+func registerFunctions(conn *sql.Conn, rows *atomic.Int64) error {
+	if err := duckdb.RegisterScalarUDF(conn, progressFn, progressFunc{rows}); err != nil {
+		return fmt.Errorf("register %s: %w", progressFn, err)
+	}
 	fns := map[string]bucketFunc{
 		// Iceberg hashes int, long, date and timestamp values all as a long.
 		bucketLongFn:   {duckdb.TYPE_BIGINT, func(v any) iceberg.Literal { return iceberg.Int64Literal(v.(int64)) }},

@@ -68,7 +68,7 @@ func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Loca
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, 0, err
 	}
-	sel := "SELECT " + strings.Join(cols, ", ") + " FROM (" + query + ") AS __src(" + strings.Join(aliases, ", ") + ")"
+	sel := "SELECT " + strings.Join(cols, ", ") + " FROM (" + query + ") AS __src(" + strings.Join(aliases, ", ") + ") WHERE " + progressFn + "()"
 	opts := []string{"FORMAT parquet", "COMPRESSION zstd", "FIELD_IDS " + FieldIDs(schema), "RETURN_FILES true",
 		"FILENAME_PATTERN 'data_{uuid}'"}
 	if len(partCols) == 0 {

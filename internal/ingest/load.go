@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/iceberg-go"
@@ -65,7 +66,7 @@ type Progress struct {
 	Files        int
 	InputBytes   int64
 	WrittenBytes int64
-	Rows         int64 // known once writing finished
+	Rows         int64 // rows written so far
 	Elapsed      time.Duration
 	Done         bool
 }
@@ -124,7 +125,8 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 			dirs = append(dirs, d)
 		}
 	}
-	db, err := duck.Open(ctx, duck.Options{AllowedDirs: dirs, TempDir: opts.TempDir, MemoryLimit: opts.MemoryLimit})
+	written := new(atomic.Int64)
+	db, err := duck.Open(ctx, duck.Options{AllowedDirs: dirs, TempDir: opts.TempDir, MemoryLimit: opts.MemoryLimit, Progress: written})
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +137,7 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 	}
 	defer conn.Close()
 
-	ld := &loader{l: l, conn: conn, opts: opts, files: files, format: format}
+	ld := &loader{l: l, conn: conn, opts: opts, files: files, format: format, written: written}
 	res, err := ld.run(ctx, inBytes, start)
 	if err != nil {
 		return nil, err
@@ -144,11 +146,13 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 }
 
 type loader struct {
-	l      *lake.Lake
-	conn   *sql.Conn
-	opts   Options
-	files  []string
-	format string
+	// written counts rows as DuckDB writes them.
+	written *atomic.Int64
+	l       *lake.Lake
+	conn    *sql.Conn
+	opts    Options
+	files   []string
+	format  string
 }
 
 func (ld *loader) run(ctx context.Context, inBytes int64, start time.Time) (*Result, error) {
@@ -191,6 +195,11 @@ func (ld *loader) run(ctx context.Context, inBytes int64, start time.Time) (*Res
 		}
 		spec, err := lake.BuildSpec(schema, ld.opts.PartitionBy)
 		if err != nil {
+			return nil, err
+		}
+		// Loading into a new namespace creates it, as a first load should
+		// just work; an existing one is left as it is.
+		if err := ld.l.CreateNamespace(ctx, id.Namespace, nil, true); err != nil {
 			return nil, err
 		}
 		if tbl, err = ld.l.CreateTable(ctx, id, schema, spec, nil); err != nil {
@@ -329,7 +338,7 @@ func (ld *loader) progress(tbl *table.Table, inBytes int64, start time.Time) fun
 				return
 			case <-t.C:
 				ld.opts.Progress(Progress{Table: ld.opts.Table.String(), Files: len(ld.files), InputBytes: inBytes,
-					WrittenBytes: dirSize(dataDir) - before, Elapsed: time.Since(start)})
+					WrittenBytes: dirSize(dataDir) - before, Rows: ld.written.Load(), Elapsed: time.Since(start)})
 			}
 		}
 	}()
