@@ -127,7 +127,7 @@ func (e *Engine) createTable(ctx context.Context, st sqlstmt.CreateTable) (*Resu
 		return nil, err
 	}
 	if st.OrReplace {
-		return nil, fmt.Errorf("CREATE OR REPLACE TABLE is not supported yet: DROP TABLE %s first, or INSERT into it", id)
+		return e.replaceTable(ctx, id, st)
 	}
 	if st.IfNotExists {
 		if ok, err := e.lake.TableExists(ctx, id); err != nil {
@@ -348,4 +348,39 @@ func aliasClause(alias string) string {
 		return ""
 	}
 	return " AS " + duck.Ident(alias)
+}
+
+// replaceTable runs CREATE OR REPLACE TABLE: the new table is built in full
+// under a temporary name, and only then swapped in by two renames and the
+// old table dropped. The replaced table's history does not carry over. A
+// crash between the steps leaves an extra table named <table>__edp_old_…
+// or __edp_new_…, never a lost one.
+func (e *Engine) replaceTable(ctx context.Context, id lake.Ident, st sqlstmt.CreateTable) (*Result, error) {
+	exists, err := e.lake.TableExists(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st.OrReplace = false
+	if !exists {
+		return e.createTable(ctx, st)
+	}
+	suffix := strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+	tmp := lake.Ident{Namespace: id.Namespace, Name: id.Name + "__edp_new_" + suffix}
+	old := lake.Ident{Namespace: id.Namespace, Name: id.Name + "__edp_old_" + suffix}
+	st.Name = sqlstmt.Name{{Name: tmp.Namespace}, {Name: tmp.Name}}
+	res, err := e.createTable(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.lake.RenameTable(ctx, id, old); err != nil {
+		e.lake.DropTable(context.WithoutCancel(ctx), tmp, true, true)
+		return nil, err
+	}
+	if err := e.lake.RenameTable(ctx, tmp, id); err != nil {
+		return nil, errors.Join(err, e.lake.RenameTable(context.WithoutCancel(ctx), old, id))
+	}
+	if err := e.lake.DropTable(ctx, old, true, false); err != nil {
+		return nil, fmt.Errorf("%s replaced, but dropping the old table %s failed: %w", id, old, err)
+	}
+	return res, nil
 }
