@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
@@ -107,8 +108,8 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	if format == "json" && opts.BadRows == BadRowsQuarantine {
-		return nil, fmt.Errorf("--bad-rows=quarantine is supported for CSV; for JSON use fail or skip")
+	if format != "csv" && opts.BadRows != BadRowsFail {
+		return nil, fmt.Errorf("--bad-rows=%s is supported for CSV files; %s loads fail on the first bad record", opts.BadRows, format)
 	}
 	var inBytes int64
 	dirs := []string{l.Warehouse()}
@@ -119,6 +120,9 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 		}
 		if st.Size() == 0 {
 			return nil, fmt.Errorf("%w: %s is empty", ErrBadInput, f)
+		}
+		if err := checkCompressed(f); err != nil {
+			return nil, err
 		}
 		inBytes += st.Size()
 		if d := filepath.Dir(f); !slices.Contains(dirs, d) {
@@ -146,6 +150,8 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 }
 
 type loader struct {
+	// tx holds a staged schema change (--evolve) to commit with the rows.
+	tx *table.Transaction
 	// written counts rows as DuckDB writes them.
 	written *atomic.Int64
 	l       *lake.Lake
@@ -185,9 +191,17 @@ func (ld *loader) run(ctx context.Context, inBytes int64, start time.Time) (*Res
 	}
 	names, types, err := describe(ctx, ld.conn, "SELECT * FROM "+src)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		return nil, fmt.Errorf("%w: %s", ErrBadInput, brief(err.Error()))
 	}
-	created := false
+	if err := ld.checkSplit(names); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if strings.ContainsRune(n, 0) {
+			return nil, fmt.Errorf("%w: %s: a column name contains a NUL byte", ErrBadInput, ld.files[0])
+		}
+	}
+	created, createdNS := false, false
 	if tbl == nil {
 		schema, err := duck.SchemaFromColumns(names, types)
 		if err != nil {
@@ -199,9 +213,14 @@ func (ld *loader) run(ctx context.Context, inBytes int64, start time.Time) (*Res
 		}
 		// Loading into a new namespace creates it, as a first load should
 		// just work; an existing one is left as it is.
+		nsExisted, err := ld.namespaceExists(ctx)
+		if err != nil {
+			return nil, err
+		}
 		if err := ld.l.CreateNamespace(ctx, id.Namespace, nil, true); err != nil {
 			return nil, err
 		}
+		createdNS = !nsExisted
 		if tbl, err = ld.l.CreateTable(ctx, id, schema, spec, nil); err != nil {
 			return nil, err
 		}
@@ -211,9 +230,15 @@ func (ld *loader) run(ctx context.Context, inBytes int64, start time.Time) (*Res
 	}
 	res, err := ld.write(ctx, tbl, src, names, inBytes, start)
 	if err != nil && created {
-		// A failed load leaves no trace, not even the table it would create.
-		if derr := ld.l.DropTable(context.WithoutCancel(ctx), id, true, true); derr != nil {
+		// A failed load leaves no trace, not even the table (or the
+		// namespace) it would create.
+		bg := context.WithoutCancel(ctx)
+		if derr := ld.l.DropTable(bg, id, true, true); derr != nil {
 			err = errors.Join(err, derr)
+		} else if createdNS {
+			if derr := ld.l.DropNamespace(bg, id.Namespace, true, false); derr != nil {
+				err = errors.Join(err, derr)
+			}
 		}
 	}
 	if err != nil {
@@ -221,6 +246,14 @@ func (ld *loader) run(ctx context.Context, inBytes int64, start time.Time) (*Res
 	}
 	res.Created = created
 	return res, nil
+}
+
+func (ld *loader) namespaceExists(ctx context.Context) (bool, error) {
+	nss, err := ld.l.ListNamespaces(ctx)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(nss, ld.opts.Table.Namespace), nil
 }
 
 // reconcile checks the files' columns against the table, adding new ones
@@ -243,12 +276,12 @@ func (ld *loader) reconcile(ctx context.Context, tbl *table.Table, names, types 
 		return nil, fmt.Errorf("%w: the files have columns table %s lacks: %s (use --evolve to add them)", ErrBadInput, ld.opts.Table, strings.Join(list, ", "))
 	}
 	var typeErr error
-	tbl, err := ld.l.EvolveSchema(ctx, ld.opts.Table, func(u *table.UpdateSchema) {
+	tx, staged, err := ld.l.StageSchema(ctx, ld.opts.Table, tbl, func(u *table.UpdateSchema) {
 		for _, i := range extra {
 			next := 0
 			t, err := duck.IcebergType(types[i], func() int { next++; return next })
 			if err != nil {
-				typeErr = fmt.Errorf("column %s: %w", names[i], err)
+				typeErr = fmt.Errorf("%w: column %s: %v", ErrBadInput, names[i], err)
 				return
 			}
 			u.AddColumn([]string{names[i]}, t, "", false, nil)
@@ -257,7 +290,12 @@ func (ld *loader) reconcile(ctx context.Context, tbl *table.Table, names, types 
 	if typeErr != nil {
 		return nil, typeErr
 	}
-	return tbl, err
+	if err != nil {
+		return nil, err
+	}
+	// The new columns commit with the rows, in one snapshot, or not at all.
+	ld.tx = tx
+	return staged, nil
 }
 
 // write writes the rows and commits them, handling rejected rows.
@@ -284,7 +322,7 @@ func (ld *loader) write(ctx context.Context, tbl *table.Table, src string, names
 	files, n, err := duck.WriteData(ctx, ld.conn, tbl, lake.LocalPath, query, ld.opts.TargetFileSize)
 	stop(n)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", ld.opts.Table, err)
+		return nil, fmt.Errorf("load %s: %w", ld.opts.Table, dataError(err))
 	}
 	rejected, err := ld.rejects(ctx)
 	if err != nil {
@@ -298,9 +336,13 @@ func (ld *loader) write(ctx context.Context, tbl *table.Table, src string, names
 		if len(rejected) > 1 {
 			more = fmt.Sprintf(" (and %d more bad rows; see --bad-rows=skip|quarantine)", len(rejected)-1)
 		}
-		return nil, fmt.Errorf("%w: %s line %d column %s: %s; nothing was loaded%s", ErrBadInput, r.File, r.Line, r.Column, r.Error, more)
+		col := ""
+		if r.Column != "" {
+			col = " column " + r.Column
+		}
+		return nil, fmt.Errorf("%w: %s line %d%s: %s; nothing was loaded%s", ErrBadInput, r.File, r.Line, col, brief(r.Error), more)
 	}
-	if _, err := ld.l.CommitFiles(ctx, ld.opts.Table, tbl, lake.Commit{Job: ld.opts.Job, Data: files,
+	if _, err := ld.l.CommitFiles(ctx, ld.opts.Table, tbl, lake.Commit{Job: ld.opts.Job, Data: files, Tx: ld.tx,
 		Props: map[string]string{"edp.load.files": fmt.Sprint(len(ld.files)), "edp.load.rejected": fmt.Sprint(len(rejected))}}); err != nil {
 		removeFiles(files)
 		return nil, err
@@ -313,9 +355,17 @@ func (ld *loader) write(ctx context.Context, tbl *table.Table, src string, names
 	return &Result{Table: ld.opts.Table, Rows: n, Rejected: int64(len(rejected)), Files: len(ld.files), Elapsed: time.Since(start)}, nil
 }
 
+// removeFiles deletes written but uncommitted files, and the directories
+// of the write that they leave empty (up to the table's data directory).
 func removeFiles(files []iceberg.DataFile) {
 	for _, f := range files {
-		os.Remove(lake.LocalPath(f.FilePath()))
+		p := lake.LocalPath(f.FilePath())
+		os.Remove(p)
+		for dir := filepath.Dir(p); filepath.Base(dir) != "data"; dir = filepath.Dir(dir) {
+			if os.Remove(dir) != nil {
+				break
+			}
+		}
 	}
 }
 
@@ -383,4 +433,33 @@ func describe(ctx context.Context, conn *sql.Conn, query string) (names, types [
 		types = append(types, fmt.Sprint(vals[1]))
 	}
 	return names, types, rows.Err()
+}
+
+// dataError marks DuckDB's errors about values (a cast that fails, text
+// that is not valid UTF-8) as bad input, shortened: DuckDB quotes whole
+// lines, which may be megabytes long.
+func dataError(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "Conversion Error") || strings.Contains(msg, "Invalid Input Error") || strings.Contains(msg, "Invalid unicode") {
+		return fmt.Errorf("%w: %s", ErrBadInput, brief(msg))
+	}
+	return err
+}
+
+// brief shortens a message for people: each line is cut to a readable
+// length (DuckDB quotes whole input lines, which may be megabytes long),
+// keeping every line so that file names and reasons further on survive.
+func brief(msg string) string {
+	const perLine = 300
+	lines := strings.Split(msg, "\n")
+	for i, l := range lines {
+		if len(l) > perLine {
+			cut := perLine
+			for cut > 0 && !utf8.RuneStart(l[cut]) {
+				cut--
+			}
+			lines[i] = l[:cut] + fmt.Sprintf("… (%d more bytes)", len(l)-cut)
+		}
+	}
+	return strings.Join(lines, "\n")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -94,24 +95,45 @@ func fileList(files []string) string {
 // lower-cased column names to the DuckDB types of an existing table.
 func (ld *loader) source(ctx context.Context, want map[string]string) (string, error) {
 	files := fileList(ld.files)
+	var common []string
+	if len(ld.files) > 1 && ld.format == "parquet" {
+		// Take columns from every file, not just the first: a column that
+		// only later files have must not vanish silently. (CSV files are
+		// compared in sameColumns instead: DuckDB's rejects table, which
+		// gives bad rows their lines, cannot be combined with this.)
+		common = append(common, "union_by_name = true")
+	}
+	if ld.anyZstd() {
+		// DuckDB recognises .zst but not .zstd by name.
+		common = append(common, "compression = 'zstd'")
+	}
+	call := func(fn string, opts []string) string {
+		opts = append(common, opts...)
+		if len(opts) == 0 {
+			return fn + "(" + files + ")"
+		}
+		return fn + "(" + files + ", " + strings.Join(opts, ", ") + ")"
+	}
 	switch ld.format {
 	case "parquet":
-		return "read_parquet(" + files + ")", nil
+		common = slices.DeleteFunc(common, func(o string) bool { return strings.HasPrefix(o, "compression") })
+		return call("read_parquet", nil), nil
 	case "json":
-		opts := []string{"format = 'auto'"}
-		if ld.opts.BadRows == BadRowsSkip {
-			opts = append(opts, "ignore_errors = true")
-		}
-		return "read_json(" + files + ", " + strings.Join(opts, ", ") + ")", nil
+		return call("read_json", []string{"format = 'auto'"}), nil
 	case "csv":
 		c := ld.opts.CSV
 		var opts []string
 		if c.Delimiter != "" {
 			opts = append(opts, "delim = "+duck.Quote(unescape(c.Delimiter)))
 		}
-		if c.Quote != "" {
-			opts = append(opts, "quote = "+duck.Quote(c.Quote))
+		// RFC 4180's quote unless told otherwise: left to guess, DuckDB's
+		// sniffer reads a file with an unterminated quote as unquoted and
+		// loads the stray quote characters as data.
+		quote := c.Quote
+		if quote == "" {
+			quote = `"`
 		}
+		opts = append(opts, "quote = "+duck.Quote(quote))
 		if c.Header != nil {
 			opts = append(opts, fmt.Sprintf("header = %t", *c.Header))
 		}
@@ -122,16 +144,19 @@ func (ld *loader) source(ctx context.Context, want map[string]string) (string, e
 			}
 			opts = append(opts, "nullstr = ["+strings.Join(q, ", ")+"]")
 		}
-		base := "read_csv(" + files
-		if len(opts) > 0 {
-			base += ", " + strings.Join(opts, ", ")
+		// The rejects options go in every read, the sniffing DESCRIBE too:
+		// they change how DuckDB sniffs the dialect, and the read that
+		// writes must see the same columns as the one that planned it.
+		opts = append(opts, "store_rejects = true", "rejects_table = '"+rejectsTable+"'", "rejects_scan = '"+rejectsScan+"'")
+		if err := ld.sameColumns(ctx, opts); err != nil {
+			return "", err
 		}
 		if len(want) > 0 {
 			// Read the columns the table has with the table's types, so a
 			// value that does not fit is rejected with its line.
-			names, _, err := describe(ctx, ld.conn, "SELECT * FROM "+base+")")
+			names, _, err := describe(ctx, ld.conn, "SELECT * FROM "+call("read_csv", opts))
 			if err != nil {
-				return "", fmt.Errorf("%w: %v", ErrBadInput, err)
+				return "", fmt.Errorf("%w: %s", ErrBadInput, brief(err.Error()))
 			}
 			var types []string
 			for _, n := range names {
@@ -140,10 +165,10 @@ func (ld *loader) source(ctx context.Context, want map[string]string) (string, e
 				}
 			}
 			if len(types) > 0 {
-				base += ", types = {" + strings.Join(types, ", ") + "}"
+				opts = append(opts, "types = {"+strings.Join(types, ", ")+"}")
 			}
 		}
-		return base + ", store_rejects = true, rejects_table = '" + rejectsTable + "', rejects_scan = '" + rejectsScan + "')", nil
+		return call("read_csv", opts), nil
 	}
 	return "", fmt.Errorf("unknown format %q: use csv, json or parquet", ld.format)
 }
@@ -177,7 +202,9 @@ func (ld *loader) checkTypes(ctx context.Context, tbl *table.Table, src string, 
 		return nil
 	}
 	withFile := strings.TrimSuffix(src, ")") + ", filename = true)"
-	q := fmt.Sprintf("SELECT filename, __rn, CASE %s END FROM (SELECT *, row_number() OVER () AS __rn FROM %s) WHERE %s LIMIT 1",
+	// DuckDB reads files and records in order, so a record's number in
+	// the whole read, less its file's first, is its position in the file.
+	q := fmt.Sprintf("SELECT filename, __rn, CASE %s END FROM (SELECT *, __g - min(__g) OVER (PARTITION BY filename) + 1 AS __rn FROM (SELECT *, row_number() OVER () AS __g FROM %s)) WHERE %s LIMIT 1",
 		strings.Join(checks, " "), withFile, strings.Join(conds, " OR "))
 	var file string
 	var rn int64
@@ -189,7 +216,7 @@ func (ld *loader) checkTypes(ctx context.Context, tbl *table.Table, src string, 
 		}
 		return fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
-	return fmt.Errorf("%w: %s record %d column %v: value %q is not a valid %v; nothing was loaded", ErrBadInput, file, rn, info[0], fmt.Sprint(info[1]), info[2])
+	return fmt.Errorf("%w: %s record %d column %v: value %s is not a valid %v; nothing was loaded", ErrBadInput, file, rn, info[0], brief(fmt.Sprint(info[1])), info[2])
 }
 
 // reject is one row DuckDB's CSV reader could not read.
@@ -250,4 +277,54 @@ func (ld *loader) quarantine(ctx context.Context, rejected []reject) error {
 	}
 	_, err = ld.l.CommitFiles(ctx, id, tbl, lake.Commit{Job: ld.opts.Job + ":quarantine", Data: files})
 	return err
+}
+
+func (ld *loader) anyZstd() bool {
+	for _, f := range ld.files {
+		if strings.HasSuffix(strings.ToLower(f), ".zstd") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSplit catches a CSV file DuckDB's sniffer could not split into
+// columns: one column whose name still holds delimiters is what an
+// unterminated quote or an unusual delimiter leaves behind, and loading it
+// as one text column would silently store garbage.
+func (ld *loader) checkSplit(names []string) error {
+	if ld.format != "csv" || len(names) != 1 || ld.opts.CSV.Delimiter != "" {
+		return nil
+	}
+	if strings.ContainsAny(names[0], ",;\t|") {
+		return fmt.Errorf("%w: %s: the rows could not be split into columns consistently (an unterminated quote? an unusual delimiter?); fix the file or pass --delimiter", ErrBadInput, ld.files[0])
+	}
+	return nil
+}
+
+// sameColumns checks that every CSV file has the first file's columns: one
+// read of several files takes its columns from the first, and a column only
+// a later file has would vanish silently.
+func (ld *loader) sameColumns(ctx context.Context, opts []string) error {
+	if len(ld.files) < 2 {
+		return nil
+	}
+	var first []string
+	for i, f := range ld.files {
+		names, _, err := describe(ctx, ld.conn, "SELECT * FROM read_csv("+duck.Quote(f)+", "+strings.Join(opts, ", ")+")")
+		if err != nil {
+			return fmt.Errorf("%w: %s: %s", ErrBadInput, f, brief(err.Error()))
+		}
+		for j := range names {
+			names[j] = strings.ToLower(names[j])
+		}
+		if i == 0 {
+			first = names
+			continue
+		}
+		if !slices.Equal(names, first) {
+			return fmt.Errorf("%w: %s has columns (%s) that differ from %s's (%s); load them separately", ErrBadInput, f, strings.Join(names, ", "), ld.files[0], strings.Join(first, ", "))
+		}
+	}
+	return nil
 }

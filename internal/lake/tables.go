@@ -24,6 +24,9 @@ type Commit struct {
 	Deletes []iceberg.DataFile
 	// Props are extra snapshot-summary properties.
 	Props map[string]string
+	// Tx, if set, is a transaction from StageSchema: the schema change it
+	// holds commits together with the files, or not at all.
+	Tx *table.Transaction
 }
 
 // CommitFiles commits c against base, the table state the files were
@@ -34,7 +37,7 @@ func (l *Lake) CommitFiles(ctx context.Context, id Ident, base *table.Table, c C
 	if err := l.authz.Authorize(ctx, policy.Write, id.resource()); err != nil {
 		return nil, err
 	}
-	if len(c.Data) == 0 && len(c.Deletes) == 0 {
+	if len(c.Data) == 0 && len(c.Deletes) == 0 && c.Tx == nil {
 		return base, nil
 	}
 	props := iceberg.Properties{SummaryJob: c.Job}
@@ -42,11 +45,16 @@ func (l *Lake) CommitFiles(ctx context.Context, id Ident, base *table.Table, c C
 		props[SummaryPrincipal] = p.Name
 	}
 	maps.Copy(props, c.Props)
-	tx := base.NewTransaction()
+	tx := c.Tx
+	if tx == nil {
+		tx = base.NewTransaction()
+	}
 	var err error
-	if len(c.Deletes) == 0 {
+	switch {
+	case len(c.Data) == 0 && len(c.Deletes) == 0:
+	case len(c.Deletes) == 0:
 		err = tx.AddDataFiles(ctx, c.Data, props)
-	} else {
+	default:
 		err = tx.NewRowDelta(props).AddRows(c.Data...).AddDeletes(c.Deletes...).Commit(ctx)
 	}
 	if err != nil {
@@ -148,6 +156,27 @@ func (l *Lake) Rollback(ctx context.Context, id Ident, snapshotID int64) error {
 		return fmt.Errorf("rollback %s to %d: %w", id, snapshotID, err)
 	}
 	return nil
+}
+
+// StageSchema stages the schema changes fn makes in a transaction, without
+// committing, and returns it with the table as it will be: write files
+// against the staged table and pass the transaction in Commit.Tx, so the
+// new columns and the rows that fill them land in one snapshot.
+func (l *Lake) StageSchema(ctx context.Context, id Ident, base *table.Table, fn func(*table.UpdateSchema)) (*table.Transaction, *table.Table, error) {
+	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
+		return nil, nil, err
+	}
+	tx := base.NewTransaction()
+	u := tx.UpdateSchema(true, false)
+	fn(u)
+	if err := u.Commit(); err != nil {
+		return nil, nil, fmt.Errorf("evolve schema of %s: %w", id, err)
+	}
+	staged, err := tx.StagedTable()
+	if err != nil {
+		return nil, nil, fmt.Errorf("evolve schema of %s: %w", id, err)
+	}
+	return tx, staged.Table, nil
 }
 
 // EvolveSchema applies the changes fn makes to the schema in one commit.
