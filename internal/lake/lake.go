@@ -271,10 +271,10 @@ func (l *Lake) CreateTable(ctx context.Context, id Ident, schema *iceberg.Schema
 	p := iceberg.Properties{
 		// Position deletes keep UPDATE/DELETE/MERGE cheap; v2 because DuckDB
 		// cannot read v3 deletion vectors.
-		"write.delete.mode":  "merge-on-read",
-		"write.update.mode":  "merge-on-read",
-		"write.merge.mode":   "merge-on-read",
-		"format-version":     "2",
+		"write.delete.mode":    "merge-on-read",
+		"write.update.mode":    "merge-on-read",
+		"write.merge.mode":     "merge-on-read",
+		"format-version":       "2",
 		"write.format.default": "parquet",
 	}
 	for k, v := range props {
