@@ -144,12 +144,17 @@ func transformSQL(tr iceberg.Transform, col string, t iceberg.Type) (string, err
 	case iceberg.DayTransform:
 		return "date_diff('day', DATE '1970-01-01', CAST(" + col + " AS DATE))", nil
 	case iceberg.HourTransform:
-		return "CAST(floor(epoch_us(" + col + ") / 3600000000.0) AS BIGINT)", nil
+		// Floor division in integers: DuckDB's // truncates toward zero,
+		// and doubles lose microseconds past 2^53 (year 2255).
+		e := "epoch_us(" + col + ")"
+		return "((" + e + " - (((" + e + " % 3600000000) + 3600000000) % 3600000000)) // 3600000000)", nil
 	case iceberg.TruncateTransform:
 		w := strconv.Itoa(tr.Width)
 		switch t.(type) {
 		case iceberg.Int32Type, iceberg.Int64Type:
-			return "(" + col + " - (((" + col + " % " + w + ") + " + w + ") % " + w + "))", nil
+			// In BIGINT, so values near an INTEGER's minimum do not overflow.
+			c := "CAST(" + col + " AS BIGINT)"
+			return "(" + c + " - (((" + c + " % " + w + ") + " + w + ") % " + w + "))", nil
 		case iceberg.StringType:
 			return "substring(" + col + ", 1, " + w + ")", nil
 		}
@@ -170,6 +175,26 @@ func transformSQL(tr iceberg.Transform, col string, t iceberg.Type) (string, err
 	}
 	return "", fmt.Errorf("edp cannot write %s partitions of a %s column yet", tr, t)
 }
+
+// CheckSpec reports a partition field edp cannot write, so a table is not
+// created (or repartitioned) into a state no INSERT can succeed in.
+func CheckSpec(schema *iceberg.Schema, spec iceberg.PartitionSpec) error {
+	for _, pf := range spec.Fields() {
+		src, ok := schema.FindFieldByID(pf.SourceID())
+		if !ok {
+			return fmt.Errorf("partition field %s: source column %d is not in the schema", pf.Name, pf.SourceID())
+		}
+		if _, err := transformSQL(pf.Transform, Ident(src.Name), src.Type); err != nil {
+			return fmt.Errorf("partition field %s: %w", pf.Name, err)
+		}
+		if _, err := parsePartitionValue(pf.Transform.ResultType(src.Type), "0"); err != nil && !isStringType(pf.Transform.ResultType(src.Type)) {
+			return fmt.Errorf("partition field %s: %w", pf.Name, err)
+		}
+	}
+	return nil
+}
+
+func isStringType(t iceberg.Type) bool { _, ok := t.(iceberg.StringType); return ok }
 
 // partitionValues decodes the hive-style directories of a partitioned
 // write (rel is "__p0=HEX/__p1=HEX/file.parquet") into partition values
@@ -285,15 +310,33 @@ func WritePositionDeletes(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 		}
 	}
 	if len(mapping) == 0 {
+		// An empty table: nothing can be deleted, but make sure nothing
+		// was asked to be.
+		var n int64
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM ("+query+")").Scan(&n); err != nil {
+			return nil, 0, err
+		}
+		if n > 0 {
+			return nil, 0, fmt.Errorf("%d rows to delete point at files outside the statement's plan", n)
+		}
 		return nil, 0, nil
 	}
 	tmp := "__edp_del_" + strings.ReplaceAll(uuid.NewString(), "-", "")
-	create := fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT __m.u AS file_path, CAST(__q.%s AS BIGINT) AS pos, __m.g AS g FROM (%s) AS __q JOIN (VALUES %s) AS __m(l, u, g) ON __q.%s = __m.l",
+	create := fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT __m.u AS file_path, CAST(__q.%s AS BIGINT) AS pos, __m.g AS g FROM (%s) AS __q LEFT JOIN (VALUES %s) AS __m(l, u, g) ON __q.%s = __m.l",
 		tmp, PosColumn, query, strings.Join(mapping, ", "), FileColumn)
 	if _, err := conn.ExecContext(ctx, create); err != nil {
 		return nil, 0, err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+tmp)
+	// Every row id must name a planned file; one that does not would be a
+	// delete silently lost.
+	var unmapped int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+tmp+" WHERE file_path IS NULL").Scan(&unmapped); err != nil {
+		return nil, 0, err
+	}
+	if unmapped > 0 {
+		return nil, 0, fmt.Errorf("%d rows to delete point at files outside the statement's plan", unmapped)
+	}
 	dirURI := strings.TrimRight(tbl.Location(), "/") + "/data/" + uuid.Must(uuid.NewV7()).String()
 	dir := local(dirURI)
 	defer func() {

@@ -208,6 +208,9 @@ func (ld *loader) run(ctx context.Context, inBytes int64, start time.Time) (*Res
 			return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 		}
 		spec, err := lake.BuildSpec(schema, ld.opts.PartitionBy)
+		if err == nil {
+			err = duck.CheckSpec(schema, *spec)
+		}
 		if err != nil {
 			return nil, err
 		}

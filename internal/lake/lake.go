@@ -153,6 +153,26 @@ func validName(kind, s string) error {
 	return nil
 }
 
+// checkProperties refuses properties that place files: a namespace or table
+// location, or Iceberg's write.*.path settings. edp decides where files go,
+// inside the warehouse; letting SQL choose would let it write, and with
+// PURGE delete, anywhere the server can.
+func checkProperties(props map[string]string) error {
+	for k := range props {
+		lk := strings.ToLower(k)
+		if lk == "location" || strings.Contains(lk, "path") || strings.Contains(lk, "location") {
+			return fmt.Errorf("%w: property %q is not allowed: edp places table files inside the warehouse", ErrInvalid, k)
+		}
+	}
+	return nil
+}
+
+// insideWarehouse reports whether a local path lies in the warehouse.
+func (l *Lake) insideWarehouse(p string) bool {
+	rel, err := filepath.Rel(l.warehouse, filepath.Clean(p))
+	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
+}
+
 // CreateNamespace creates ns with properties.
 func (l *Lake) CreateNamespace(ctx context.Context, ns string, props map[string]string, ifNotExists bool) error {
 	if err := validName("namespace", ns); err != nil {
@@ -160,6 +180,9 @@ func (l *Lake) CreateNamespace(ctx context.Context, ns string, props map[string]
 	}
 	if reservedNamespaces[strings.ToLower(ns)] {
 		return fmt.Errorf("%w: namespace name %q is reserved", ErrInvalid, ns)
+	}
+	if err := checkProperties(props); err != nil {
+		return err
 	}
 	if err := l.authz.Authorize(ctx, policy.Admin, policy.Resource{Namespace: ns}); err != nil {
 		return err
@@ -265,6 +288,9 @@ func (l *Lake) CreateTable(ctx context.Context, id Ident, schema *iceberg.Schema
 	if err := validName("table", id.Name); err != nil {
 		return nil, err
 	}
+	if err := checkProperties(props); err != nil {
+		return nil, err
+	}
 	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
 		return nil, err
 	}
@@ -327,10 +353,15 @@ func (l *Lake) DropTable(ctx context.Context, id Ident, purge, ifExists bool) er
 			if err = l.cat.DropTable(ctx, id.iceberg()); err == nil {
 				// The catalog entry is gone, so the table is dropped even if
 				// some files linger; report them rather than fail the drop.
-				if perr := tbl.PurgeFiles(ctx); perr != nil {
-					l.log.Warn("dropped table but could not purge all files", "table", id.String(), "err", perr)
+				// Files are removed only inside the warehouse.
+				if loc := localPath(tbl.Location()); !l.insideWarehouse(loc) {
+					l.log.Warn("dropped table; its files are outside the warehouse and were kept", "table", id.String(), "location", loc)
+				} else {
+					if perr := tbl.PurgeFiles(ctx); perr != nil {
+						l.log.Warn("dropped table but could not purge all files", "table", id.String(), "err", perr)
+					}
+					_ = os.RemoveAll(loc)
 				}
-				_ = os.RemoveAll(localPath(tbl.Location()))
 			}
 		}
 	} else {

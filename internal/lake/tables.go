@@ -230,6 +230,9 @@ func (l *Lake) EvolveSpec(ctx context.Context, id Ident, fn func(*table.UpdateSp
 
 // SetProperties sets and removes table properties in one commit.
 func (l *Lake) SetProperties(ctx context.Context, id Ident, set map[string]string, remove []string) error {
+	if err := checkProperties(set); err != nil {
+		return err
+	}
 	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
 		return err
 	}
@@ -329,6 +332,17 @@ func unquote(s string) string {
 // PartitionFieldName is the conventional partition field name for a
 // transform of a column (Spark and iceberg-go use the same scheme).
 func PartitionFieldName(column string, tr iceberg.Transform) string {
+	// Partition field names become Avro field names in manifests, which
+	// allow only letters, digits and '_'.
+	column = strings.Map(func(r rune) rune {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, column)
+	if column == "" || column[0] >= '0' && column[0] <= '9' {
+		column = "_" + column
+	}
 	switch t := tr.(type) {
 	case iceberg.IdentityTransform:
 		return column

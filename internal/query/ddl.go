@@ -183,6 +183,19 @@ func (e *Engine) alter(ctx context.Context, s sqlstmt.AlterTable) (*Result, erro
 				return done, nil
 			}
 		}
+		tbl, err := l.LoadTable(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if f, ok := tbl.Schema().FindFieldByNameCaseInsensitive(strings.Join(pathOf(a.Column), ".")); ok {
+			for _, spec := range tbl.Metadata().PartitionSpecs() {
+				for _, pf := range spec.Fields() {
+					if pf.SourceID() == f.ID {
+						return nil, fmt.Errorf("ALTER TABLE %s: column %s is a partition source (field %s); drop the partition field first", id, f.Name, pf.Name)
+					}
+				}
+			}
+		}
 		return evolve(func(u *table.UpdateSchema) error {
 			u.DeleteColumn(pathOf(a.Column))
 			return nil
@@ -220,7 +233,15 @@ func (e *Engine) alter(ctx context.Context, s sqlstmt.AlterTable) (*Result, erro
 				return err
 			}
 			u.AddField(col, tr, lake.PartitionFieldName(col, tr))
-			return nil
+			spec, err := u.Apply()
+			if err != nil {
+				return err
+			}
+			tbl, err := l.LoadTable(ctx, id)
+			if err != nil {
+				return err
+			}
+			return duck.CheckSpec(tbl.Schema(), spec)
 		})
 		return done, err
 	case sqlstmt.DropPartitionField:

@@ -142,6 +142,9 @@ func (e *Engine) createTable(ctx context.Context, st sqlstmt.CreateTable) (*Resu
 			return nil, fmt.Errorf("CREATE TABLE %s: %w", id, err)
 		}
 		spec, err := lake.BuildSpec(schema, st.PartitionBy)
+		if err == nil {
+			err = duck.CheckSpec(schema, *spec)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +172,9 @@ func (e *Engine) createTable(ctx context.Context, st sqlstmt.CreateTable) (*Resu
 		return nil, fmt.Errorf("CREATE TABLE %s: %w", id, err)
 	}
 	spec, err := lake.BuildSpec(schema, st.PartitionBy)
+	if err == nil {
+		err = duck.CheckSpec(schema, *spec)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -236,15 +242,16 @@ func (e *Engine) rowDelta(ctx context.Context, s *session, id lake.Ident, tbl *t
 	return deleted, added, nil
 }
 
-// targetPlan finds the plan of the DML target among a prepared query's
-// references: the first one naming the target table.
-func targetPlan(plans []*planned, id lake.Ident) *planned {
+// targetPlan finds the plan of the DML target: the reference that carries
+// row ids. Other references to the same table (in subqueries, or time
+// travelled) have their own file lists and must not be used.
+func targetPlan(plans []*planned) *planned {
 	for _, p := range plans {
-		if p.id == id {
+		if p.target {
 			return p
 		}
 	}
-	return nil
+	return &planned{}
 }
 
 // tempName returns a fresh name for a statement's temporary table.
@@ -262,7 +269,7 @@ func (e *Engine) delete(ctx context.Context, st sqlstmt.Delete) (*Result, error)
 		return nil, err
 	}
 	defer s.Close()
-	q := "SELECT " + duck.FileColumn + ", " + duck.PosColumn + " FROM " + qualified(id) + aliasClause(st.Alias)
+	q := "SELECT " + duck.FileColumn + ", " + duck.PosColumn + " FROM " + qualified(id) + aliasClause(unquote(st.Alias))
 	if st.Where != "" {
 		q += " WHERE " + st.Where
 	}
@@ -275,7 +282,7 @@ func (e *Engine) delete(ctx context.Context, st sqlstmt.Delete) (*Result, error)
 		return nil, fmt.Errorf("DELETE FROM %s: %w", id, err)
 	}
 	defer s.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+tmp)
-	n, _, err := e.rowDelta(ctx, s, id, tbl, targetPlan(plans, id), "sql:delete", "SELECT * FROM "+tmp, "")
+	n, _, err := e.rowDelta(ctx, s, id, tbl, targetPlan(plans), "sql:delete", "SELECT * FROM "+tmp, "")
 	if err != nil {
 		return nil, fmt.Errorf("DELETE FROM %s: %w", id, err)
 	}
@@ -287,7 +294,7 @@ func (e *Engine) update(ctx context.Context, st sqlstmt.Update) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	alias := st.Alias
+	alias := unquote(st.Alias)
 	if alias == "" {
 		alias = id.Name
 	}
@@ -325,7 +332,7 @@ func (e *Engine) update(ctx context.Context, st sqlstmt.Update) (*Result, error)
 		return nil, fmt.Errorf("UPDATE %s: %w", id, err)
 	}
 	defer s.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+tmp)
-	n, _, err := e.rowDelta(ctx, s, id, tbl, targetPlan(plans, id), "sql:update",
+	n, _, err := e.rowDelta(ctx, s, id, tbl, targetPlan(plans), "sql:update",
 		"SELECT "+duck.FileColumn+", "+duck.PosColumn+" FROM "+tmp, "SELECT "+valueCols(len(tbl.Schema().Fields()))+" FROM "+tmp)
 	if err != nil {
 		return nil, fmt.Errorf("UPDATE %s: %w", id, err)
@@ -383,4 +390,12 @@ func (e *Engine) replaceTable(ctx context.Context, id lake.Ident, st sqlstmt.Cre
 		return nil, fmt.Errorf("%s replaced, but dropping the old table %s failed: %w", id, old, err)
 	}
 	return res, nil
+}
+
+// unquote turns an alias as written ("T" or t) into the name it denotes.
+func unquote(alias string) string {
+	if len(alias) >= 2 && alias[0] == '"' && alias[len(alias)-1] == '"' {
+		return strings.ReplaceAll(alias[1:len(alias)-1], `""`, `"`)
+	}
+	return alias
 }

@@ -181,6 +181,8 @@ type planned struct {
 	schema *iceberg.Schema
 	// files maps each local data file path to its metadata entry.
 	files map[string]iceberg.DataFile
+	// target marks the reference a DML statement's row ids come from.
+	target bool
 }
 
 // prepare checks a SELECT with DuckDB's parser, resolves its table
@@ -207,7 +209,10 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 		if err != nil {
 			return "", nil, err
 		}
-		p := &planned{id: id, tbl: tbl, schema: lake.SchemaFor(tbl, snap), files: map[string]iceberg.DataFile{}}
+		p := &planned{id: id, tbl: tbl, schema: lake.SchemaFor(tbl, snap), files: map[string]iceberg.DataFile{}, target: rowIDs && ref.outermost}
+		if p.target && (ref.Version != nil || ref.At != nil) {
+			return "", nil, fmt.Errorf("%s: a statement cannot change an old snapshot; time travel is for reading", id)
+		}
 		if ref.Version == nil && ref.At == nil {
 			p.schema = tbl.Schema()
 		}
@@ -216,8 +221,8 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 			// A DML target is planned unpruned, so its file map covers
 			// every file a row id can point at.
 			var filter iceberg.BooleanExpression
-			if !(rowIDs && ref.outermost) {
-				filter = rowFilter(p.schema, ref.conditions)
+			if !p.target && prunable(tbl) {
+				filter = rowFilter(p.schema, lake.SchemaFor(tbl, snap), ref.conditions)
 			}
 			fsTasks, err := planFiles(ctx, tbl, snap.SnapshotID, filter)
 			if err != nil {

@@ -19,11 +19,11 @@ func (e *Engine) merge(ctx context.Context, st sqlstmt.Merge) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ta := st.TargetAlias
+	ta := unquote(st.TargetAlias)
 	if ta == "" {
 		ta = id.Name
 	}
-	sa := st.SourceAlias
+	sa := unquote(st.SourceAlias)
 	if sa == "" {
 		sa = strings.Trim(st.Source[strings.LastIndex(st.Source, ".")+1:], `"`)
 	}
@@ -193,13 +193,17 @@ func (e *Engine) merge(ctx context.Context, st sqlstmt.Merge) (*Result, error) {
 		delQuery = "SELECT " + duck.FileColumn + ", " + duck.PosColumn + " FROM " + matched + " WHERE __clause IN (" + strings.Join(ids, ", ") + ")"
 	}
 	addQuery := strings.Join(adds, " UNION ALL ")
-	tp := targetPlan(plans, id)
-	if tp == nil {
-		tp = &planned{}
+	tp := targetPlan(plans)
+	var updated int64
+	if len(updateIDs) > 0 {
+		if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+matched+" WHERE __clause IN ("+strings.Join(updateIDs, ", ")+")").Scan(&updated); err != nil {
+			return nil, err
+		}
 	}
 	deleted, added, err := e.rowDelta(ctx, s, id, tbl, tp, "sql:merge", delQuery, addQuery)
 	if err != nil {
 		return nil, fmt.Errorf("MERGE INTO %s: %w", id, err)
 	}
-	return statusResult(fmt.Sprintf("MERGE %d", max(deleted, added))), nil
+	// Rows affected: updated and deleted target rows, plus inserted ones.
+	return statusResult(fmt.Sprintf("MERGE %d", deleted+added-updated)), nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 )
 
 // Predicate pruning: simple conditions of a SELECT's WHERE clause on one
@@ -210,11 +211,19 @@ func literal(e map[string]any) (constant_, bool) {
 // rowFilter builds the Iceberg filter for conds over schema, using only
 // conditions whose literal kind matches the column's type exactly, so the
 // filter never disagrees with DuckDB's comparison semantics.
-func rowFilter(schema *iceberg.Schema, conds []condition) iceberg.BooleanExpression {
+//
+// Columns are named as the query sees them (schema) but bound by iceberg-go
+// against the snapshot's schema (bind), which differs after a rename until
+// the next commit; the field id links the two.
+func rowFilter(schema, bind *iceberg.Schema, conds []condition) iceberg.BooleanExpression {
 	var exprs []iceberg.BooleanExpression
 	for _, c := range conds {
-		f, ok := schema.FindFieldByNameCaseInsensitive(c.column)
+		seen, ok := schema.FindFieldByNameCaseInsensitive(c.column)
 		if !ok {
+			continue
+		}
+		f, ok := bind.FindFieldByID(seen.ID)
+		if !ok || f.Type.String() != seen.Type.String() {
 			continue
 		}
 		var lits []iceberg.Literal
@@ -300,4 +309,24 @@ func toLiteral(t iceberg.Type, v constant_) (iceberg.Literal, bool) {
 		return iceberg.TimestampLiteral(iceberg.Timestamp(tm.UnixMicro())), true
 	}
 	return nil, false
+}
+
+// prunable reports whether iceberg-go can prune tbl's files safely. Its
+// manifest evaluator (v0.7.0) reads an empty string partition value back
+// as a missing bound, takes the manifest for all-null and skips it, so a
+// table partitioned on a string or binary value is read unpruned.
+func prunable(tbl *table.Table) bool {
+	for _, spec := range tbl.Metadata().PartitionSpecs() {
+		for _, pf := range spec.Fields() {
+			src, ok := tbl.Metadata().CurrentSchema().FindFieldByID(pf.SourceID())
+			if !ok {
+				return false
+			}
+			switch pf.Transform.ResultType(src.Type).(type) {
+			case iceberg.StringType, iceberg.BinaryType, iceberg.FixedType:
+				return false
+			}
+		}
+	}
+	return true
 }

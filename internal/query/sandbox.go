@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -73,16 +74,19 @@ func checkTree(raw string) (*parsedQuery, error) {
 	if len(stmts) != 1 {
 		return nil, fmt.Errorf("expected one statement, got %d", len(stmts))
 	}
-	w := &walker{ctes: map[string]bool{}}
-	w.collectCTEs(tree)
+	w := &walker{}
 	top, _ := stmts[0].(map[string]any)
 	node, _ := top["node"].(map[string]any)
+	// The DML target is the first table of the top-level FROM: itself, or
+	// the left side of its joins (MERGE joins the target to the source).
 	if node != nil {
-		if ft, ok := node["from_table"].(map[string]any); ok {
-			w.outermost = ft
+		ft, _ := node["from_table"].(map[string]any)
+		for ft != nil && ft["type"] == "JOIN" {
+			ft, _ = ft["left"].(map[string]any)
 		}
+		w.outermost = ft
 	}
-	if err := w.walk(tree); err != nil {
+	if err := w.walk(tree, nil); err != nil {
 		return nil, err
 	}
 	findConditions(tree, w.refs)
@@ -90,49 +94,77 @@ func checkTree(raw string) (*parsedQuery, error) {
 }
 
 type walker struct {
-	ctes      map[string]bool
 	refs      []*tableRef
 	outermost map[string]any
 }
 
-func (w *walker) collectCTEs(v any) {
+// scope is the set of CTE names visible at a point of the tree.
+type scope map[string]bool
+
+func (sc scope) with(names ...string) scope {
+	out := make(scope, len(sc)+len(names))
+	for k := range sc {
+		out[k] = true
+	}
+	for _, n := range names {
+		out[strings.ToLower(n)] = true
+	}
+	return out
+}
+
+// walk visits the tree in a fixed order (sorted keys), so table
+// references are found in the same order every time, tracking which CTE
+// names are in scope: a statement's CTEs are visible in its body, and
+// each CTE's own query sees only the CTEs defined before it (and itself,
+// when recursive). An unqualified name outside that scope is refused, so a
+// CTE elsewhere cannot make a DuckDB catalog object look like one.
+func (w *walker) walk(v any, sc scope) error {
 	switch v := v.(type) {
 	case map[string]any:
+		if err := w.visit(v, sc); err != nil {
+			return err
+		}
+		inner := sc
+		var entries []any
 		if cm, ok := v["cte_map"].(map[string]any); ok {
-			if entries, ok := cm["map"].([]any); ok {
-				for _, e := range entries {
-					if em, ok := e.(map[string]any); ok {
-						if k, ok := em["key"].(string); ok {
-							w.ctes[strings.ToLower(k)] = true
-						}
+			entries, _ = cm["map"].([]any)
+		}
+		var names []string
+		for _, e := range entries {
+			em, _ := e.(map[string]any)
+			name, _ := em["key"].(string)
+			body := em["value"]
+			bodyScope := sc.with(names...)
+			if q, _ := body.(map[string]any); q != nil {
+				if qq, _ := q["query"].(map[string]any); qq != nil {
+					if n, _ := qq["node"].(map[string]any); n != nil && n["type"] == "RECURSIVE_CTE_NODE" {
+						bodyScope = bodyScope.with(name)
 					}
 				}
 			}
+			if err := w.walk(body, bodyScope); err != nil {
+				return err
+			}
+			names = append(names, name)
 		}
-		for _, c := range v {
-			w.collectCTEs(c)
+		if len(names) > 0 {
+			inner = sc.with(names...)
 		}
-	case []any:
-		for _, c := range v {
-			w.collectCTEs(c)
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			if k != "cte_map" {
+				keys = append(keys, k)
+			}
 		}
-	}
-}
-
-func (w *walker) walk(v any) error {
-	switch v := v.(type) {
-	case map[string]any:
-		if err := w.visit(v); err != nil {
-			return err
-		}
-		for _, c := range v {
-			if err := w.walk(c); err != nil {
+		slices.Sort(keys)
+		for _, k := range keys {
+			if err := w.walk(v[k], inner); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for _, c := range v {
-			if err := w.walk(c); err != nil {
+			if err := w.walk(c, sc); err != nil {
 				return err
 			}
 		}
@@ -140,7 +172,7 @@ func (w *walker) walk(v any) error {
 	return nil
 }
 
-func (w *walker) visit(n map[string]any) error {
+func (w *walker) visit(n map[string]any, sc scope) error {
 	typ, _ := n["type"].(string)
 	class, _ := n["class"].(string)
 	switch {
@@ -154,7 +186,7 @@ func (w *walker) visit(n map[string]any) error {
 			return fmt.Errorf("%w: table function %s(): edp SQL reads edp tables only (namespace.table)", ErrRefused, name)
 		}
 	case typ == "BASE_TABLE":
-		return w.baseTable(n)
+		return w.baseTable(n, sc)
 	case typ == "SHOW_REF" || typ == "COLUMN_DATA" || typ == "DELIM_GET":
 		return fmt.Errorf("%w: %s in a query", ErrRefused, strings.ToLower(typ))
 	}
@@ -173,7 +205,7 @@ func checkScalar(name string) error {
 	return nil
 }
 
-func (w *walker) baseTable(n map[string]any) error {
+func (w *walker) baseTable(n map[string]any, sc scope) error {
 	catalog, _ := n["catalog_name"].(string)
 	schema, _ := n["schema_name"].(string)
 	name, _ := n["table_name"].(string)
@@ -181,7 +213,7 @@ func (w *walker) baseTable(n map[string]any) error {
 		return fmt.Errorf("%w: table %s.%s.%s: name tables as namespace.table", ErrRefused, catalog, schema, name)
 	}
 	if schema == "" {
-		if w.ctes[strings.ToLower(name)] {
+		if sc[strings.ToLower(name)] && !systemName(name) {
 			return nil
 		}
 		return fmt.Errorf("table %q must be qualified with its namespace, as namespace.table", name)
@@ -194,6 +226,18 @@ func (w *walker) baseTable(n map[string]any) error {
 	}
 	w.refs = append(w.refs, ref)
 	return nil
+}
+
+// systemName reports names of DuckDB's own catalog objects, which no CTE
+// may take: shadowing is how a query would try to reach them.
+func systemName(name string) bool {
+	n := strings.ToLower(name)
+	for _, p := range []string{"duckdb_", "pragma_", "sqlite_", "pg_", "information_schema"} {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func sameNode(a, b map[string]any) bool {
@@ -212,6 +256,9 @@ func (r *tableRef) timeTravel(at map[string]any) error {
 	}
 	switch strings.ToUpper(unit) {
 	case "VERSION", "SNAPSHOT":
+		if typ, _ := asMap(asMap(expr["value"])["type"])["id"].(string); expr["class"] == "CONSTANT" && !integerTypes[typ] && typ != "VARCHAR" {
+			return fmt.Errorf("time travel on %s.%s: version %s is not a snapshot id", r.Namespace, r.Name, val)
+		}
 		n, err := json.Number(val).Int64()
 		if err != nil {
 			return fmt.Errorf("time travel on %s.%s: version %q is not a snapshot id", r.Namespace, r.Name, val)
@@ -254,9 +301,14 @@ func constant(expr map[string]any) (string, bool) {
 	return "", false
 }
 
+var integerTypes = map[string]bool{
+	"TINYINT": true, "SMALLINT": true, "INTEGER": true, "BIGINT": true, "HUGEINT": true,
+	"UTINYINT": true, "USMALLINT": true, "UINTEGER": true, "UBIGINT": true, "UHUGEINT": true,
+}
+
 var timeLayouts = []string{
 	time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02",
+	"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999-07", "2006-01-02 15:04", "2006-01-02",
 }
 
 func parseTime(s string) (time.Time, error) {
