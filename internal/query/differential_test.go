@@ -179,7 +179,6 @@ func (d *differ) both(stmt string) {
 	}
 }
 
-
 func (d *differ) query(q string) (edp, ref []string) {
 	d.t.Helper()
 	edp, _, err := collect(d.ctx, d.e, q)
