@@ -302,6 +302,9 @@ func (l *Lake) CreateTable(ctx context.Context, id Ident, schema *iceberg.Schema
 		"write.merge.mode":     "merge-on-read",
 		"format-version":       "2",
 		"write.format.default": "parquet",
+		// Merge small manifests on append (Iceberg Java's default): without
+		// it every commit adds a manifest and planning slows with history.
+		"commit.manifest-merge.enabled": "true",
 	}
 	for k, v := range props {
 		p[k] = v

@@ -30,7 +30,10 @@ type Commit struct {
 }
 
 // CommitFiles commits c against base, the table state the files were
-// planned and written from. iceberg-go retries on a concurrent commit and
+// planned and written from. Deletes are always merge-on-read position
+// deletes in a RowDelta: edp never uses iceberg-go's copy-on-write Delete or
+// filtered Overwrite, which ignore position deletes already on a file and
+// bring deleted rows back (iceberg-go issue 2042). iceberg-go retries on a concurrent commit and
 // re-validates: appends always rebase; a RowDelta fails if a concurrent
 // commit removed a data file that its deletes point at.
 func (l *Lake) CommitFiles(ctx context.Context, id Ident, base *table.Table, c Commit) (*table.Table, error) {
