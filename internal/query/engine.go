@@ -229,10 +229,15 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 				return "", nil, fmt.Errorf("plan %s: %w", id, err)
 			}
 			for _, t := range fsTasks {
+				// iceberg-go splits a large file into byte-range tasks;
+				// DuckDB reads whole files, so each file is read once.
+				local := lake.LocalPath(t.File.FilePath())
+				if _, seen := p.files[local]; seen {
+					continue
+				}
 				if len(t.EqualityDeleteFiles) > 0 || len(t.DeletionVectorFiles) > 0 {
 					return "", nil, fmt.Errorf("table %s has equality deletes or deletion vectors, which edp cannot read yet; compact it first", id)
 				}
-				local := lake.LocalPath(t.File.FilePath())
 				p.files[local] = t.File
 				dt := duck.Task{Data: local, DataURI: t.File.FilePath()}
 				for _, d := range t.DeleteFiles {
@@ -241,10 +246,10 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 				tasks = append(tasks, dt)
 			}
 			total, _ := strconv.Atoi(snap.Summary.Properties["total-data-files"])
-			s.scans = append(s.scans, ScanStat{Table: id.String(), SnapshotID: snap.SnapshotID, Files: len(fsTasks), Pruned: max(total-len(fsTasks), 0)})
+			s.scans = append(s.scans, ScanStat{Table: id.String(), SnapshotID: snap.SnapshotID, Files: len(tasks), Pruned: max(total-len(tasks), 0)})
 		}
 		view := fmt.Sprintf("__edp_r%d", s.e.viewID.Add(1))
-		if _, err := s.conn.ExecContext(ctx, "CREATE TEMP VIEW "+view+" AS "+duck.ScanSQL(p.schema, tasks, rowIDs && ref.outermost)); err != nil {
+		if _, err := s.conn.ExecContext(ctx, "CREATE TEMP VIEW "+view+" AS "+duck.ScanSQL(p.schema, tasks, p.target, len(tbl.Metadata().Schemas()) > 1)); err != nil {
 			return "", nil, fmt.Errorf("read %s: %w", id, err)
 		}
 		s.views = append(s.views, view)
