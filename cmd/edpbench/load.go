@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edp-data/edp/internal/duck"
 	"github.com/edp-data/edp/internal/ingest"
 	"github.com/edp-data/edp/internal/lake"
 )
@@ -44,15 +45,20 @@ type loadRun struct {
 	files   int
 }
 
+// loadCodec is the -codec flag, passed on to each case's child.
+var loadCodec string
+
 func runLoad(args []string) error {
 	fs := newFlags("load")
 	rows := fs.Int64("rows", 10_000_000, "rows to generate")
 	reps := fs.Int("reps", 5, "times to run each case (interleaved); the median is reported")
 	parent := fs.String("dir", "", "directory for the generated files and lakes (default: the system temp dir)")
 	keep := fs.Bool("keep", false, "keep the generated files")
+	codec := fs.String("codec", "", "Parquet codec for both sides (edp's table property, DuckDB's COMPRESSION); default: each side's own default (edp zstd, DuckDB snappy)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	loadCodec = *codec
 	if *rows <= 0 || *reps <= 0 {
 		return fmt.Errorf("-rows and -reps must be positive")
 	}
@@ -242,7 +248,7 @@ func runLoadChild(exe, dir string, c loadCase, src string, rows int64) (loadRun,
 	if c.edp {
 		kind = "edp"
 	}
-	cmd := exec.Command(exe, childFlag, "load", "-kind", kind, "-src", src, "-dir", caseDir, "-partition", c.partition)
+	cmd := exec.Command(exe, childFlag, "load", "-kind", kind, "-src", src, "-dir", caseDir, "-partition", c.partition, "-codec", loadCodec)
 	// The child's working directory is its case directory, so a DuckDB
 	// with default settings spills there, not into the caller's directory.
 	cmd.Dir = caseDir
@@ -271,6 +277,7 @@ func loadChild(args []string) error {
 	src := fs.String("src", "", "input file")
 	dir := fs.String("dir", "", "directory for the lake or the output file")
 	partition := fs.String("partition", "", "partition column for edp")
+	codec := fs.String("codec", "", "Parquet codec, empty for the default")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -290,6 +297,9 @@ func loadChild(args []string) error {
 		opts := ingest.Options{Table: id, Files: []string{*src}, TempDir: filepath.Join(*dir, "tmp")}
 		if *partition != "" {
 			opts.PartitionBy = []string{*partition}
+		}
+		if *codec != "" {
+			opts.Properties = map[string]string{duck.CodecProperty: *codec}
 		}
 		start := time.Now()
 		res, err := ingest.Load(ctx, l, opts)
@@ -317,10 +327,14 @@ func loadChild(args []string) error {
 		if strings.HasSuffix(*src, ".csv") {
 			reader = "read_csv"
 		}
-		target, opts := filepath.Join(*dir, "x.parquet"), ""
+		target, copyOpts := filepath.Join(*dir, "x.parquet"), []string{"FORMAT parquet"}
 		if *partition != "" {
-			target, opts = filepath.Join(*dir, "x"), " (FORMAT parquet, PARTITION_BY ("+*partition+"))"
+			target, copyOpts = filepath.Join(*dir, "x"), append(copyOpts, "PARTITION_BY ("+*partition+")")
 		}
+		if *codec != "" {
+			copyOpts = append(copyOpts, "COMPRESSION "+*codec)
+		}
+		opts := " (" + strings.Join(copyOpts, ", ") + ")"
 		if err := db.QueryRow("COPY (SELECT * FROM " + reader + "(" + quote(*src) + ")) TO " + quote(target) + opts).Scan(&o.Rows); err != nil {
 			db.Close()
 			return err

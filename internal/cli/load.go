@@ -14,7 +14,7 @@ import (
 func (a *app) loadCmd() *cobra.Command {
 	var (
 		tableName, format, badRows, delim, quote string
-		partitionBy, nulls                       []string
+		partitionBy, nulls, props                []string
 		evolve, header, noHeader                 bool
 	)
 	c := &cobra.Command{
@@ -46,6 +46,16 @@ error names its file, line and column. --bad-rows=skip drops bad rows and
 				CSV:            ingest.CSVOptions{Delimiter: delim, Quote: quote, Nulls: nulls},
 				TargetFileSize: a.cfg.Load.TargetFileSize, TempDir: a.tempDir(), MemoryLimit: a.cfg.Query.MemoryLimit,
 			}
+			if len(props) > 0 {
+				opts.Properties = map[string]string{}
+				for _, p := range props {
+					k, v, ok := strings.Cut(p, "=")
+					if !ok || k == "" {
+						return fmt.Errorf("--property %q: use KEY=VALUE", p)
+					}
+					opts.Properties[k] = v
+				}
+			}
 			if header || noHeader {
 				h := header && !noHeader
 				opts.CSV.Header = &h
@@ -76,6 +86,7 @@ error names its file, line and column. --bad-rows=skip drops bad rows and
 	f.StringVar(&format, "format", "", "input format: csv, json or parquet (default: from the file extension)")
 	f.StringSliceVar(&partitionBy, "partition-by", nil, "partition a new table, e.g. day(ts), bucket(16, id), region (repeatable)")
 	f.BoolVar(&evolve, "evolve", false, "add columns the files have and the table lacks")
+	f.StringSliceVar(&props, "property", nil, "table property for a new table, KEY=VALUE, e.g. write.parquet.compression-codec=snappy (repeatable)")
 	f.StringVar(&badRows, "bad-rows", "", "what to do with rows that cannot be read: fail, skip or quarantine (default from config load.bad_rows)")
 	f.StringVar(&delim, "delimiter", "", `CSV field delimiter (default: detected; "\t" for tab)`)
 	f.StringVar(&quote, "quote", "", "CSV quote character (default: detected)")

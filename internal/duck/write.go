@@ -5,12 +5,13 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
@@ -69,7 +70,11 @@ func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Loca
 		return nil, 0, err
 	}
 	sel := "SELECT " + strings.Join(cols, ", ") + " FROM (" + query + ") AS __src(" + strings.Join(aliases, ", ") + ") WHERE " + progressFn + "()"
-	opts := []string{"FORMAT parquet", "COMPRESSION zstd", "FIELD_IDS " + FieldIDs(schema), "RETURN_FILES true",
+	codec, err := parquetCodec(tbl.Properties())
+	if err != nil {
+		return nil, 0, err
+	}
+	opts := []string{"FORMAT parquet", "COMPRESSION " + codec, "FIELD_IDS " + FieldIDs(schema), "RETURN_FILES true",
 		"FILENAME_PATTERN 'data_{uuid}'"}
 	if len(partCols) == 0 {
 		opts = append(opts, fmt.Sprintf("FILE_SIZE_BYTES %d", targetFileSize))
@@ -122,6 +127,25 @@ func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Loca
 		files = append(files, df)
 	}
 	return files, rows, nil
+}
+
+// CodecProperty is Iceberg's table property naming the Parquet codec.
+const CodecProperty = "write.parquet.compression-codec"
+
+// parquetCodec reads the table's Parquet codec. edp's default is zstd, as
+// in Iceberg Java since 1.4: files a third smaller than Snappy's for about a
+// fifth more write CPU (measured in docs/BENCHMARKS.md).
+func parquetCodec(props map[string]string) (string, error) {
+	c := strings.ToLower(props[CodecProperty])
+	switch c {
+	case "":
+		return "zstd", nil
+	case "zstd", "snappy", "gzip", "brotli", "uncompressed":
+		return c, nil
+	case "lz4", "lz4_raw":
+		return "lz4_raw", nil
+	}
+	return "", fmt.Errorf("table property %s = %q: use zstd, snappy, gzip, lz4, brotli or uncompressed", CodecProperty, props[CodecProperty])
 }
 
 // transformSQL renders the DuckDB expression computing an Iceberg partition
@@ -294,7 +318,8 @@ func WritePositionDeletes(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 	groups := map[string]*group{}
 	var order []string
 	var mapping []string
-	for lp, df := range dataFiles {
+	for _, lp := range slices.Sorted(maps.Keys(dataFiles)) {
+		df := dataFiles[lp]
 		key := fmt.Sprintf("%d/%v", df.SpecID(), sortedPartition(df.Partition()))
 		g, ok := groups[key]
 		if !ok {
@@ -398,20 +423,9 @@ func WritePositionDeletes(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 }
 
 func sortedPartition(p map[int]any) string {
-	keys := make([]int, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(p)) {
 		fmt.Fprintf(&b, "%d=%v;", k, p[k])
 	}
 	return b.String()
 }
-
-var _ = time.Now

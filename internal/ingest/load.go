@@ -51,6 +51,8 @@ type Options struct {
 	// written, and once at the end.
 	Progress func(Progress)
 	Job      string
+	// Properties are set on a table the load creates.
+	Properties map[string]string
 }
 
 // CSVOptions override CSV dialect detection.
@@ -224,7 +226,7 @@ func (ld *loader) run(ctx context.Context, inBytes int64, start time.Time) (*Res
 			return nil, err
 		}
 		createdNS = !nsExisted
-		if tbl, err = ld.l.CreateTable(ctx, id, schema, spec, nil); err != nil {
+		if tbl, err = ld.l.CreateTable(ctx, id, schema, spec, ld.opts.Properties); err != nil {
 			return nil, err
 		}
 		created = true

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/apache/iceberg-go"
@@ -158,10 +159,13 @@ func validName(kind, s string) error {
 // inside the warehouse; letting SQL choose would let it write, and with
 // PURGE delete, anywhere the server can.
 func checkProperties(props map[string]string) error {
-	for k := range props {
+	for k, v := range props {
 		lk := strings.ToLower(k)
 		if lk == "location" || strings.Contains(lk, "path") || strings.Contains(lk, "location") {
 			return fmt.Errorf("%w: property %q is not allowed: edp places table files inside the warehouse", ErrInvalid, k)
+		}
+		if lk == "write.parquet.compression-codec" && !slices.Contains([]string{"zstd", "snappy", "gzip", "lz4", "lz4_raw", "brotli", "uncompressed"}, strings.ToLower(v)) {
+			return fmt.Errorf("%w: property %s = %q: use zstd, snappy, gzip, lz4, brotli or uncompressed", ErrInvalid, k, v)
 		}
 	}
 	return nil

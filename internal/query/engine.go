@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 
 	"github.com/apache/iceberg-go"
@@ -372,5 +371,3 @@ func identOf(n sqlstmt.Name) (lake.Ident, error) {
 func authorize(ctx context.Context, l *lake.Lake, a policy.Action, id lake.Ident) error {
 	return l.Authorize(ctx, a, policy.Resource{Namespace: id.Namespace, Table: id.Name})
 }
-
-var _ = strings.TrimSpace

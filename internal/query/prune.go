@@ -22,11 +22,11 @@ import (
 type condition struct {
 	column string
 	op     string // =, <>, <, <=, >, >=, in
-	values []constant_
+	values []literalValue
 }
 
-// constant_ is a literal from the parse tree: its text and DuckDB type.
-type constant_ struct {
+// literalValue is a literal from the parse tree: its text and DuckDB type.
+type literalValue struct {
 	text string
 	typ  string // INTEGER, BIGINT, DECIMAL, DOUBLE, VARCHAR, DATE, TIMESTAMP…
 }
@@ -41,8 +41,6 @@ var flipped = map[string]string{"=": "=", "<>": "<>", "<": ">", ">": "<", "<=": 
 // findConditions attaches to each reference the conditions of the SELECT
 // whose FROM clause holds it.
 func findConditions(tree any, refs []*tableRef) {
-	byNode := map[*map[string]any]*tableRef{}
-	_ = byNode
 	var visit func(v any)
 	visit = func(v any) {
 		switch v := v.(type) {
@@ -117,9 +115,9 @@ func attach(e map[string]any, refs []*tableRef) {
 		r, _ := e["right"].(map[string]any)
 		op := compareOps[typ]
 		if v, ok := literal(r); ok && l["class"] == "COLUMN_REF" {
-			col, c = l, condition{op: op, values: []constant_{v}}
+			col, c = l, condition{op: op, values: []literalValue{v}}
 		} else if v, ok := literal(l); ok && r["class"] == "COLUMN_REF" {
-			col, c = r, condition{op: flipped[op], values: []constant_{v}}
+			col, c = r, condition{op: flipped[op], values: []literalValue{v}}
 		} else {
 			return
 		}
@@ -143,14 +141,12 @@ func attach(e map[string]any, refs []*tableRef) {
 		}
 	case typ == "COMPARE_BETWEEN":
 		in, _ := e["input"].(map[string]any)
-		lo, ok1 := literal(asMap(e["lower"]))
-		hi, ok2 := literal(asMap(e["upper"]))
-		if in["class"] != "COLUMN_REF" || !ok1 || !ok2 {
+		if in["class"] != "COLUMN_REF" {
 			return
 		}
+		// Each bound is used if it is a constant, independently.
 		attach(map[string]any{"type": "COMPARE_GREATERTHANOREQUALTO", "left": in, "right": asMap(e["lower"])}, refs)
 		attach(map[string]any{"type": "COMPARE_LESSTHANOREQUALTO", "left": in, "right": asMap(e["upper"])}, refs)
-		_, _ = lo, hi
 		return
 	default:
 		return
@@ -184,28 +180,28 @@ func attach(e map[string]any, refs []*tableRef) {
 func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
 
 // literal reads a constant, or a constant cast to a type (DATE '…').
-func literal(e map[string]any) (constant_, bool) {
+func literal(e map[string]any) (literalValue, bool) {
 	switch e["class"] {
 	case "CONSTANT":
 		v := asMap(e["value"])
 		if isNull, _ := v["is_null"].(bool); isNull {
-			return constant_{}, false
+			return literalValue{}, false
 		}
 		typ, _ := asMap(v["type"])["id"].(string)
 		switch x := v["value"].(type) {
 		case string:
-			return constant_{text: x, typ: typ}, true
+			return literalValue{text: x, typ: typ}, true
 		case json.Number:
-			return constant_{text: x.String(), typ: typ}, true
+			return literalValue{text: x.String(), typ: typ}, true
 		}
 	case "CAST":
 		inner, ok := literal(asMap(e["child"]))
 		target, _ := asMap(e["cast_type"])["id"].(string)
 		if ok && inner.typ == "VARCHAR" && target != "" {
-			return constant_{text: inner.text, typ: target}, true
+			return literalValue{text: inner.text, typ: target}, true
 		}
 	}
-	return constant_{}, false
+	return literalValue{}, false
 }
 
 // rowFilter builds the Iceberg filter for conds over schema, using only
@@ -269,7 +265,7 @@ func rowFilter(schema, bind *iceberg.Schema, conds []condition) iceberg.BooleanE
 	return iceberg.NewAnd(exprs[0], exprs[1], exprs[2:]...)
 }
 
-func toLiteral(t iceberg.Type, v constant_) (iceberg.Literal, bool) {
+func toLiteral(t iceberg.Type, v literalValue) (iceberg.Literal, bool) {
 	integer := v.typ == "INTEGER" || v.typ == "BIGINT" || v.typ == "SMALLINT" || v.typ == "TINYINT" || v.typ == "HUGEINT" || v.typ == "UBIGINT"
 	switch t.(type) {
 	case iceberg.Int32Type, iceberg.Int64Type:
