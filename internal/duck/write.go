@@ -59,16 +59,15 @@ func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Loca
 	if targetFileSize <= 0 {
 		targetFileSize = 512 << 20
 	}
-	dirURI := strings.TrimRight(tbl.Location(), "/") + "/data/" + uuid.Must(uuid.NewV7()).String()
-	dir := local(dirURI)
+	dirURI, dir, err := writeDir(tbl, local)
+	if err != nil {
+		return nil, 0, err
+	}
 	defer func() {
 		if err != nil {
 			os.RemoveAll(dir)
 		}
 	}()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, 0, err
-	}
 	sel := "SELECT " + strings.Join(cols, ", ") + " FROM (" + query + ") AS __src(" + strings.Join(aliases, ", ") + ") WHERE " + progressFn + "()"
 	codec, err := parquetCodec(tbl.Properties())
 	if err != nil {
@@ -146,6 +145,37 @@ func parquetCodec(props map[string]string) (string, error) {
 		return "lz4_raw", nil
 	}
 	return "", fmt.Errorf("table property %s = %q: use zstd, snappy, gzip, lz4, brotli or uncompressed", CodecProperty, props[CodecProperty])
+}
+
+// writeDir makes a fresh directory for one write under the table's data
+// directory, returning its location in the table's terms and locally.
+func writeDir(tbl *table.Table, local Locator) (uri, dir string, err error) {
+	uri = strings.TrimRight(tbl.Location(), "/") + "/data/" + uuid.Must(uuid.NewV7()).String()
+	dir = local(uri)
+	return uri, dir, os.MkdirAll(dir, 0o755)
+}
+
+// Describe returns the column names and DuckDB types query yields.
+func Describe(ctx context.Context, conn *sql.Conn, query string) (names, types []string, err error) {
+	rows, err := conn.QueryContext(ctx, "DESCRIBE "+query)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, nil, err
+		}
+		names = append(names, fmt.Sprint(vals[0]))
+		types = append(types, fmt.Sprint(vals[1]))
+	}
+	return names, types, rows.Err()
 }
 
 // transformSQL renders the DuckDB expression computing an Iceberg partition
@@ -362,16 +392,15 @@ func WritePositionDeletes(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 	if unmapped > 0 {
 		return nil, 0, fmt.Errorf("%d rows to delete point at files outside the statement's plan", unmapped)
 	}
-	dirURI := strings.TrimRight(tbl.Location(), "/") + "/data/" + uuid.Must(uuid.NewV7()).String()
-	dir := local(dirURI)
+	dirURI, dir, err := writeDir(tbl, local)
+	if err != nil {
+		return nil, 0, err
+	}
 	defer func() {
 		if err != nil {
 			os.RemoveAll(dir)
 		}
 	}()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, 0, err
-	}
 	counts, err := conn.QueryContext(ctx, "SELECT g, count(*) FROM "+tmp+" GROUP BY g ORDER BY g")
 	if err != nil {
 		return nil, 0, err

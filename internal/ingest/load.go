@@ -191,7 +191,7 @@ func (ld *loader) run(ctx context.Context, inBytes int64, start time.Time) (*Res
 	if err != nil {
 		return nil, err
 	}
-	names, types, err := describe(ctx, ld.conn, "SELECT * FROM "+src)
+	names, types, err := duck.Describe(ctx, ld.conn, "SELECT * FROM "+src)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrBadInput, brief(err.Error()))
 	}
@@ -416,28 +416,6 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
-}
-
-func describe(ctx context.Context, conn *sql.Conn, query string) (names, types []string, err error) {
-	rows, err := conn.QueryContext(ctx, "DESCRIBE "+query)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, err
-		}
-		names = append(names, fmt.Sprint(vals[0]))
-		types = append(types, fmt.Sprint(vals[1]))
-	}
-	return names, types, rows.Err()
 }
 
 // dataError marks DuckDB's errors about values (a cast that fails, text

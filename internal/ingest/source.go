@@ -154,7 +154,7 @@ func (ld *loader) source(ctx context.Context, want map[string]string) (string, e
 		if len(want) > 0 {
 			// Read the columns the table has with the table's types, so a
 			// value that does not fit is rejected with its line.
-			names, _, err := describe(ctx, ld.conn, "SELECT * FROM "+call("read_csv", opts))
+			names, _, err := duck.Describe(ctx, ld.conn, "SELECT * FROM "+call("read_csv", opts))
 			if err != nil {
 				return "", fmt.Errorf("%w: %s", ErrBadInput, brief(err.Error()))
 			}
@@ -311,7 +311,7 @@ func (ld *loader) sameColumns(ctx context.Context, opts []string) error {
 	}
 	var first []string
 	for i, f := range ld.files {
-		names, _, err := describe(ctx, ld.conn, "SELECT * FROM read_csv("+duck.Quote(f)+", "+strings.Join(opts, ", ")+")")
+		names, _, err := duck.Describe(ctx, ld.conn, "SELECT * FROM read_csv("+duck.Quote(f)+", "+strings.Join(opts, ", ")+")")
 		if err != nil {
 			return fmt.Errorf("%w: %s: %s", ErrBadInput, f, brief(err.Error()))
 		}

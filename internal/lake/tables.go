@@ -189,18 +189,13 @@ func (l *Lake) StageSchema(ctx context.Context, id Ident, base *table.Table, fn 
 // allowIncompatible permits changes that old readers cannot follow (never
 // needed for add, rename, drop and widening).
 func (l *Lake) EvolveSchema(ctx context.Context, id Ident, fn func(*table.UpdateSchema)) (*table.Table, error) {
-	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
-		return nil, err
-	}
 	tbl, err := l.load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	tx := tbl.NewTransaction()
-	u := tx.UpdateSchema(true, false)
-	fn(u)
-	if err := u.Commit(); err != nil {
-		return nil, fmt.Errorf("evolve schema of %s: %w", id, err)
+	tx, _, err := l.StageSchema(ctx, id, tbl, fn)
+	if err != nil {
+		return nil, err
 	}
 	out, err := tx.Commit(ctx)
 	if err != nil {

@@ -16,29 +16,6 @@ import (
 	"github.com/edp-data/edp/internal/query/sqlstmt"
 )
 
-// describe returns the column names and DuckDB types a query yields.
-func (s *session) describe(ctx context.Context, query string) (names, types []string, err error) {
-	rows, err := s.conn.QueryContext(ctx, "DESCRIBE "+query)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, err
-		}
-		names = append(names, fmt.Sprint(vals[0]))
-		types = append(types, fmt.Sprint(vals[1]))
-	}
-	return names, types, rows.Err()
-}
-
 // target loads the table a DML statement writes, after asking policy.
 func (e *Engine) target(ctx context.Context, name sqlstmt.Name) (lake.Ident, *table.Table, error) {
 	id, err := identOf(name)
@@ -66,7 +43,7 @@ func (e *Engine) insert(ctx context.Context, st sqlstmt.Insert) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	names, _, err := s.describe(ctx, src)
+	names, _, err := duck.Describe(ctx, s.conn, src)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +140,7 @@ func (e *Engine) createTable(ctx context.Context, st sqlstmt.CreateTable) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	names, types, err := s.describe(ctx, src)
+	names, types, err := duck.Describe(ctx, s.conn, src)
 	if err != nil {
 		return nil, err
 	}
