@@ -27,7 +27,8 @@ appended to after a schema check (--evolve adds new columns).
 
 By default one bad row fails the whole load and nothing is committed; the
 error names its file, line and column. --bad-rows=skip drops bad rows and
---bad-rows=quarantine also writes them, with the reason, to NS.TABLE__rejected.`,
+--bad-rows=quarantine also writes them, with the reason, to NS.TABLE__rejected
+(CSV, and newline-delimited JSON, which is then read line by line in memory).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			id, err := lake.ParseIdent(tableName)

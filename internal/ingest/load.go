@@ -110,8 +110,8 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	if format != "csv" && opts.BadRows != BadRowsFail {
-		return nil, fmt.Errorf("--bad-rows=%s is supported for CSV files; %s loads fail on the first bad record", opts.BadRows, format)
+	if format == "parquet" && opts.BadRows != BadRowsFail {
+		return nil, fmt.Errorf("--bad-rows=%s is supported for CSV and JSON files; Parquet loads fail on the first bad value", opts.BadRows)
 	}
 	var inBytes int64
 	dirs := []string{l.Warehouse()}
@@ -152,6 +152,8 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 }
 
 type loader struct {
+	// jsonLines is set when JSON is read line by line (bad-row policies).
+	jsonLines bool
 	// tx holds a staged schema change (--evolve) to commit with the rows.
 	tx *table.Transaction
 	// written counts rows as DuckDB writes them.
@@ -317,7 +319,7 @@ func (ld *loader) write(ctx context.Context, tbl *table.Table, src string, names
 			cols = append(cols, "NULL")
 		}
 	}
-	if ld.format != "csv" {
+	if ld.format != "csv" && !ld.jsonLines {
 		if err := ld.checkTypes(ctx, tbl, src, byName); err != nil {
 			return nil, err
 		}

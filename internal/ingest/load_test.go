@@ -983,7 +983,8 @@ func TestLoadBadOptions(t *testing.T) {
 	e := newEnv(t)
 	p := e.file("p.csv", []byte(peopleCSV))
 	e.expectFailure(ingest.Options{Files: []string{p}, BadRows: "ignore"}, false, "ignore")
-	e.expectFailure(ingest.Options{Files: []string{e.file("p.ndjson", []byte(`{"a":1}`))}, BadRows: ingest.BadRowsQuarantine}, false, "quarantine")
+	e.expectFailure(ingest.Options{Files: []string{e.file("arr.json", []byte(`[{"a":1}]`))}, BadRows: ingest.BadRowsQuarantine}, false, "JSON array")
+	e.expectFailure(ingest.Options{Files: []string{e.file("p.ndjson.gz", gzipBytes(t, []byte(`{"a":1}`+"\n")))}, BadRows: ingest.BadRowsSkip}, false, "compressed")
 	e.expectFailure(ingest.Options{Files: []string{p}, Table: lake.Ident{Namespace: "main", Name: "t"}}, false, "reserved")
 	e.expectFailure(ingest.Options{Files: []string{p}, Table: lake.Ident{Namespace: "ns", Name: "a.b"}}, false, "a.b")
 }

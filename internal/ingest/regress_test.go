@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,4 +142,43 @@ func TestRegressionLoads(t *testing.T) {
 			t.Fatalf("failed load left %d entries in %s, want %d", len(after), dataDir, len(before))
 		}
 	})
+}
+
+// JSON bad-row policies: records that are not JSON objects, or whose
+// values do not convert to the table's types, are skipped or quarantined
+// with their file and line.
+func TestJSONBadRows(t *testing.T) {
+	e := newEnv(t)
+	base := writeFile(t, e.dir, "base.ndjson", []byte(`{"id":1,"name":"a"}`+"\n"))
+	load := func(name string, opts ingest.Options, files ...string) (*ingest.Result, error) {
+		opts.Table, opts.Files, opts.TempDir = lake.Ident{Namespace: "ns", Name: name}, files, filepath.Join(e.dir, "tmp")
+		return ingest.Load(e.ctx, e.l, opts)
+	}
+	more := writeFile(t, e.dir, "more.ndjson", []byte(`{"id":2,"name":"b"}`+"\n"+`{"id":"x","name":"c"}`+"\n"+`{bad`+"\n\n"+`[1,2]`+"\n"+`{"id":6,"name":null}`+"\n"))
+	for _, mode := range []string{ingest.BadRowsSkip, ingest.BadRowsQuarantine} {
+		t.Run(mode, func(t *testing.T) {
+			name := "j_" + mode
+			if _, err := load(name, ingest.Options{}, base); err != nil {
+				t.Fatal(err)
+			}
+			res, err := load(name, ingest.Options{BadRows: mode}, more)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Rows != 2 || res.Rejected != 3 {
+				t.Fatalf("rows, rejected = %d, %d; want 2, 3", res.Rows, res.Rejected)
+			}
+			got := e.rows("SELECT id, coalesce(name, 'NULL') FROM ns." + name + " ORDER BY id")
+			if fmt.Sprint(got) != "[[1 a] [2 b] [6 NULL]]" {
+				t.Fatalf("rows = %v", got)
+			}
+			if mode == ingest.BadRowsQuarantine {
+				rej := e.rows(`SELECT line, "column", error FROM ns.` + name + `__rejected ORDER BY line`)
+				want := `[[2 id value "x" is not a valid BIGINT] [3  not a JSON object] [5  not a JSON object]]`
+				if fmt.Sprint(rej) != want {
+					t.Fatalf("rejected = %v, want %v", rej, want)
+				}
+			}
+		})
+	}
 }

@@ -2,10 +2,14 @@ package ingest
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/apache/iceberg-go"
@@ -119,6 +123,9 @@ func (ld *loader) source(ctx context.Context, want map[string]string) (string, e
 		common = slices.DeleteFunc(common, func(o string) bool { return strings.HasPrefix(o, "compression") })
 		return call("read_parquet", nil), nil
 	case "json":
+		if ld.opts.BadRows != BadRowsFail {
+			return ld.jsonLinesSource(ctx, want)
+		}
 		return call("read_json", []string{"format = 'auto'"}), nil
 	case "csv":
 		c := ld.opts.CSV
@@ -225,12 +232,25 @@ type reject struct {
 	Line                     int64
 }
 
+// rejectsQuery yields the rejected rows as (file, line, column, error,
+// raw), or "" when the format keeps none.
+func (ld *loader) rejectsQuery() string {
+	switch {
+	case ld.format == "csv":
+		return "SELECT s.file_path, e.line, coalesce(e.column_name, ''), e.error_message, coalesce(e.csv_line, '') FROM " +
+			rejectsTable + " e JOIN " + rejectsScan + " s USING (scan_id, file_id)"
+	case ld.jsonLines:
+		return "SELECT file, line, bad_column, bad_reason, raw FROM " + jsonParsed + " WHERE bad_reason IS NOT NULL"
+	}
+	return ""
+}
+
 func (ld *loader) rejects(ctx context.Context) ([]reject, error) {
-	if ld.format != "csv" {
+	q := ld.rejectsQuery()
+	if q == "" {
 		return nil, nil
 	}
-	rows, err := ld.conn.QueryContext(ctx, "SELECT s.file_path, e.line, coalesce(e.column_name, ''), e.error_message, coalesce(e.csv_line, '') FROM "+
-		rejectsTable+" e JOIN "+rejectsScan+" s USING (scan_id, file_id) ORDER BY s.file_path, e.line")
+	rows, err := ld.conn.QueryContext(ctx, "SELECT * FROM ("+q+") ORDER BY 1, 2")
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +290,7 @@ func (ld *loader) quarantine(ctx context.Context, rejected []reject) error {
 	if err != nil {
 		return err
 	}
-	q := "SELECT s.file_path, e.line, e.column_name, e.error_message, e.csv_line, now() FROM " + rejectsTable + " e JOIN " + rejectsScan + " s USING (scan_id, file_id)"
+	q := "SELECT *, now() FROM (" + ld.rejectsQuery() + ")"
 	files, _, err := duck.WriteData(ctx, ld.conn, tbl, lake.LocalPath, q, ld.opts.TargetFileSize)
 	if err != nil {
 		return err
@@ -327,4 +347,107 @@ func (ld *loader) sameColumns(ctx context.Context, opts []string) error {
 		}
 	}
 	return nil
+}
+
+// jsonParsed is the temporary table of a line-by-line JSON read.
+const jsonParsed = "__edp_json_parsed"
+
+// jsonLinesSource reads newline-delimited JSON line by line, so that a bad
+// record — not JSON, not an object, or a value that does not convert to its
+// column's type — can be skipped or quarantined with its file and line
+// number. Each file is read whole into memory, so this path is for files
+// that fit; the fail path (read_json) streams. The records' shape comes
+// from the table where it has the column, else from DuckDB's
+// json_group_structure over the records that are objects.
+func (ld *loader) jsonLinesSource(ctx context.Context, want map[string]string) (string, error) {
+	for _, f := range ld.files {
+		lower := strings.ToLower(f)
+		if strings.HasSuffix(lower, ".gz") || strings.HasSuffix(lower, ".zst") || strings.HasSuffix(lower, ".zstd") {
+			return "", fmt.Errorf("--bad-rows=%s reads JSON line by line and needs uncompressed files; %s is compressed", ld.opts.BadRows, f)
+		}
+		if isJSONArray(f) {
+			return "", fmt.Errorf("--bad-rows=%s needs newline-delimited JSON; %s is a JSON array (load it with --bad-rows=fail)", ld.opts.BadRows, f)
+		}
+	}
+	lines := "SELECT filename AS file, generate_subscripts(string_split(content, chr(10)), 1) AS line, unnest(string_split(content, chr(10))) AS raw FROM read_text(" + fileList(ld.files) + ")"
+	if _, err := ld.conn.ExecContext(ctx, "CREATE TEMP TABLE "+jsonLinesTable+" AS SELECT file, line, raw, CASE WHEN json_valid(raw) THEN json_type(raw) = 'OBJECT' ELSE false END AS is_object FROM ("+lines+") WHERE trim(raw) <> ''"); err != nil {
+		return "", fmt.Errorf("%w: %s", ErrBadInput, brief(err.Error()))
+	}
+	var shape sql.NullString
+	if err := ld.conn.QueryRowContext(ctx, "SELECT CAST(json_group_structure(CAST(raw AS JSON)) AS VARCHAR) FROM "+jsonLinesTable+" WHERE is_object").Scan(&shape); err != nil {
+		return "", fmt.Errorf("%w: %s", ErrBadInput, brief(err.Error()))
+	}
+	if !shape.Valid {
+		return "", fmt.Errorf("%w: %s: no line is a JSON object", ErrBadInput, ld.files[0])
+	}
+	names, types, err := structureColumns(shape.String)
+	if err != nil {
+		return "", err
+	}
+	var structure, cols, colChecks, reasonChecks []string
+	for i, n := range names {
+		t := types[i]
+		if w, ok := want[strings.ToLower(n)]; ok {
+			t = strconv.Quote(w)
+		}
+		structure = append(structure, strconv.Quote(n)+": "+t)
+		path := duck.Quote("$." + strconv.Quote(n))
+		cols = append(cols, "v."+duck.Ident(n)+" AS "+duck.Ident(n))
+		// A value present in the record but NULL after conversion did not
+		// fit the column's type.
+		cond := fmt.Sprintf("json_type(raw, %s) <> 'NULL' AND v.%s IS NULL", path, duck.Ident(n))
+		colChecks = append(colChecks, "WHEN "+cond+" THEN "+duck.Quote(n))
+		reasonChecks = append(reasonChecks, fmt.Sprintf("WHEN %s THEN 'value ' || CAST(json_extract(raw, %s) AS VARCHAR) || ' is not a valid ' || %s", cond, path, duck.Quote(strings.Trim(t, `"`))))
+	}
+	parse := "CASE WHEN is_object THEN from_json(raw, " + duck.Quote("{"+strings.Join(structure, ", ")+"}") + ") END"
+	create := "CREATE TEMP TABLE " + jsonParsed + " AS SELECT file, line, raw, v, " +
+		"CASE WHEN v IS NULL THEN '' ELSE (CASE " + strings.Join(colChecks, " ") + " END) END AS bad_column, " +
+		"CASE WHEN v IS NULL THEN 'not a JSON object' ELSE (CASE " + strings.Join(reasonChecks, " ") + " END) END AS bad_reason " +
+		"FROM (SELECT file, line, raw, " + parse + " AS v FROM " + jsonLinesTable + ")"
+	if _, err := ld.conn.ExecContext(ctx, create); err != nil {
+		return "", fmt.Errorf("%w: %s", ErrBadInput, brief(err.Error()))
+	}
+	ld.jsonLines = true
+	return "(SELECT " + strings.Join(cols, ", ") + " FROM " + jsonParsed + " WHERE bad_reason IS NULL)", nil
+}
+
+const jsonLinesTable = "__edp_json_lines"
+
+// structureColumns splits a json_group_structure result into its top-level
+// keys, in order, and their types as from_json structure values. Integers
+// DuckDB infers as UBIGINT become BIGINT, and all-null or mixed-type keys
+// VARCHAR: Iceberg has no unsigned integers, null type or JSON type, and a
+// mixed key read as text keeps each value as written.
+func structureColumns(shape string) (names, types []string, err error) {
+	dec := json.NewDecoder(strings.NewReader(shape))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, nil, fmt.Errorf("%w: the records have no common object shape", ErrBadInput)
+	}
+	fix := strings.NewReplacer(`"UBIGINT"`, `"BIGINT"`, `"NULL"`, `"VARCHAR"`, `"JSON"`, `"VARCHAR"`)
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, err
+		}
+		names = append(names, fmt.Sprint(key))
+		types = append(types, fix.Replace(string(raw)))
+	}
+	return names, types, nil
+}
+
+// isJSONArray reports whether a JSON file's first value is an array.
+func isJSONArray(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	n, _ := f.Read(buf)
+	trimmed := strings.TrimLeft(string(buf[:n]), " \t\r\n\ufeff")
+	return strings.HasPrefix(trimmed, "[")
 }
