@@ -41,11 +41,7 @@ func Open(ctx context.Context, opts Options) (*sql.DB, error) {
 		return nil, fmt.Errorf("open duckdb: %w", err)
 	}
 	defer conn.Close()
-	rows := opts.Progress
-	if rows == nil {
-		rows = new(atomic.Int64)
-	}
-	if err := registerFunctions(conn, rows); err != nil {
+	if err := registerFunctions(conn, opts.Progress); err != nil {
 		db.Close()
 		return nil, err
 	}

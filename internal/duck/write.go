@@ -53,8 +53,13 @@ func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Loca
 		if err != nil {
 			return nil, 0, fmt.Errorf("partition field %s: %w", pf.Name, err)
 		}
-		// Hex keeps any value safe as a directory name; 'N' marks NULL.
-		partCols = append(partCols, fmt.Sprintf("coalesce(hex(CAST(%s AS VARCHAR)), 'N') AS __p%d", expr, i))
+		// Numbers are safe as directory names; strings are hex-encoded so
+		// any value is. 'N' marks NULL.
+		key := "CAST(" + expr + " AS VARCHAR)"
+		if hexKey(pf.Transform.ResultType(src.Type)) {
+			key = "hex(" + key + ")"
+		}
+		partCols = append(partCols, fmt.Sprintf("coalesce(%s, 'N') AS __p%d", key, i))
 	}
 	if targetFileSize <= 0 {
 		targetFileSize = 512 << 20
@@ -268,18 +273,33 @@ func partitionValues(schema *iceberg.Schema, spec iceberg.PartitionSpec, rel str
 			out[pf.FieldID] = nil
 			continue
 		}
-		raw, err := hex.DecodeString(enc)
-		if err != nil {
-			return nil, fmt.Errorf("partition directory %q: %w", segs[i], err)
-		}
 		src, _ := schema.FindFieldByID(pf.SourceID())
-		v, err := parsePartitionValue(pf.Transform.ResultType(src.Type), string(raw))
+		typ := pf.Transform.ResultType(src.Type)
+		text := enc
+		if hexKey(typ) {
+			raw, err := hex.DecodeString(enc)
+			if err != nil {
+				return nil, fmt.Errorf("partition directory %q: %w", segs[i], err)
+			}
+			text = string(raw)
+		}
+		v, err := parsePartitionValue(typ, text)
 		if err != nil {
 			return nil, fmt.Errorf("partition %s: %w", pf.Name, err)
 		}
 		out[pf.FieldID] = v
 	}
 	return out, nil
+}
+
+// hexKey reports whether partition values of type t are hex-encoded in
+// the write's directory names.
+func hexKey(t iceberg.Type) bool {
+	switch t.(type) {
+	case iceberg.StringType, iceberg.BinaryType:
+		return true
+	}
+	return false
 }
 
 func parsePartitionValue(t iceberg.Type, s string) (any, error) {

@@ -132,7 +132,11 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 		}
 	}
 	written := new(atomic.Int64)
-	db, err := duck.Open(ctx, duck.Options{AllowedDirs: dirs, TempDir: opts.TempDir, MemoryLimit: opts.MemoryLimit, Progress: written})
+	dopts := duck.Options{AllowedDirs: dirs, TempDir: opts.TempDir, MemoryLimit: opts.MemoryLimit}
+	if opts.Progress != nil {
+		dopts.Progress = written
+	}
+	db, err := duck.Open(ctx, dopts)
 	if err != nil {
 		return nil, err
 	}
