@@ -21,19 +21,34 @@ type Task struct {
 	Data    string
 	DataURI string // the path the table's metadata records for Data
 	Deletes []string
+	// FieldIDs are the columns the file holds, from its metadata
+	// statistics; nil when unknown.
+	FieldIDs []int
 }
+
+// Resolve says how a scan matches file columns to table columns.
+type Resolve int
+
+const (
+	// ByName reads columns by name: every file has the table's columns.
+	ByName Resolve = iota
+	// ByNameUnion reads by name and fills columns a file lacks with NULL:
+	// columns were only added, never renamed, retyped or reused.
+	ByNameUnion
+	// ByID resolves columns by Iceberg field id (read_parquet's schema
+	// map), so renamed, dropped and re-added columns read correctly from
+	// files written under older schemas.
+	ByID
+)
 
 // ScanSQL renders a SELECT reading tasks with schema; position deletes are
 // removed with an anti-join on (file, row number). With rowIDs, the result
 // also carries FileColumn and PosColumn.
 //
-// byID resolves columns by Iceberg field id (read_parquet's schema map), so
-// renamed, dropped and added columns read correctly from files written
-// under older schemas. It is needed only for tables whose schema changed:
-// measured on TPC-H SF1, DuckDB 1.5.6 given a schema map scans a file with
-// one thread and plans joins without row estimates (2-4x slower), so files
-// that all carry the current column names are read by name.
-func ScanSQL(schema *iceberg.Schema, tasks []Task, rowIDs, byID bool) string {
+// Reading by field id is kept for tables that need it: measured on TPC-H
+// SF1, DuckDB 1.5.6 given a schema map scans a file with one thread and
+// plans joins without row estimates (2-4x slower).
+func ScanSQL(schema *iceberg.Schema, tasks []Task, rowIDs bool, resolve Resolve) string {
 	fields := schema.Fields()
 	cols := make([]string, 0, len(fields)+2)
 	if len(tasks) == 0 {
@@ -45,7 +60,26 @@ func ScanSQL(schema *iceberg.Schema, tasks []Task, rowIDs, byID bool) string {
 		}
 		return "SELECT " + strings.Join(cols, ", ") + " WHERE false"
 	}
+	var present map[int]bool
+	if resolve == ByNameUnion {
+		// union_by_name fills a column some files lack, but cannot invent
+		// one no file has (a column added after the last write).
+		present = map[int]bool{}
+		for _, t := range tasks {
+			if t.FieldIDs == nil {
+				resolve, present = ByID, nil
+				break
+			}
+			for _, id := range t.FieldIDs {
+				present[id] = true
+			}
+		}
+	}
 	for _, f := range fields {
+		if present != nil && !anyPresent(present, f.ID, f.Type) {
+			cols = append(cols, "CAST(NULL AS "+DuckType(f.Type)+") AS "+Ident(f.Name))
+			continue
+		}
 		cols = append(cols, "__d."+Ident(f.Name))
 	}
 	if rowIDs {
@@ -71,9 +105,12 @@ func ScanSQL(schema *iceberg.Schema, tasks []Task, rowIDs, byID bool) string {
 	b.WriteString(" FROM read_parquet([")
 	b.WriteString(strings.Join(files, ", "))
 	b.WriteString("]")
-	if byID {
+	switch resolve {
+	case ByID:
 		b.WriteString(", schema = ")
 		b.WriteString(SchemaMap(schema))
+	case ByNameUnion:
+		b.WriteString(", union_by_name = true")
 	}
 	b.WriteString(", filename = true, file_row_number = true) AS __d")
 	if len(dels) > 0 {
@@ -119,4 +156,53 @@ func fieldIDValue(id int, t iceberg.Type) string {
 		return fmt.Sprint(id)
 	}
 	return fmt.Sprintf("{__duckdb_field_id: %d, %s}", id, strings.Join(inner, ", "))
+}
+
+// ResolveFor picks how to read files written under any of schemas (a
+// table's schema history): by name when every field id kept its name and
+// type and no name ever meant two ids; by id otherwise.
+func ResolveFor(schemas []*iceberg.Schema) Resolve {
+	if len(schemas) <= 1 {
+		return ByName
+	}
+	nameOf := map[int]string{}
+	typeOf := map[int]string{}
+	idOf := map[string]int{}
+	for _, sc := range schemas {
+		for _, f := range sc.Fields() {
+			lower := strings.ToLower(f.Name)
+			if n, ok := nameOf[f.ID]; ok && n != lower {
+				return ByID
+			}
+			if t, ok := typeOf[f.ID]; ok && t != f.Type.String() {
+				return ByID
+			}
+			if id, ok := idOf[lower]; ok && id != f.ID {
+				return ByID
+			}
+			nameOf[f.ID], typeOf[f.ID], idOf[lower] = lower, f.Type.String(), f.ID
+		}
+	}
+	return ByNameUnion
+}
+
+// anyPresent reports whether a column, or any field nested in it (file
+// statistics are kept for leaf fields), is among the present field ids.
+func anyPresent(present map[int]bool, id int, t iceberg.Type) bool {
+	if present[id] {
+		return true
+	}
+	switch t := t.(type) {
+	case *iceberg.StructType:
+		for _, f := range t.FieldList {
+			if anyPresent(present, f.ID, f.Type) {
+				return true
+			}
+		}
+	case *iceberg.ListType:
+		return anyPresent(present, t.ElementID, t.Element)
+	case *iceberg.MapType:
+		return anyPresent(present, t.KeyID, t.KeyType) || anyPresent(present, t.ValueID, t.ValueType)
+	}
+	return false
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 
@@ -239,6 +241,9 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 				}
 				p.files[local] = t.File
 				dt := duck.Task{Data: local, DataURI: t.File.FilePath()}
+				if vc := t.File.ValueCounts(); len(vc) > 0 {
+					dt.FieldIDs = slices.Collect(maps.Keys(vc))
+				}
 				for _, d := range t.DeleteFiles {
 					dt.Deletes = append(dt.Deletes, lake.LocalPath(d.FilePath()))
 				}
@@ -248,7 +253,7 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 			s.scans = append(s.scans, ScanStat{Table: id.String(), SnapshotID: snap.SnapshotID, Files: len(tasks), Pruned: max(total-len(tasks), 0)})
 		}
 		view := fmt.Sprintf("__edp_r%d", s.e.viewID.Add(1))
-		if _, err := s.conn.ExecContext(ctx, "CREATE TEMP VIEW "+view+" AS "+duck.ScanSQL(p.schema, tasks, p.target, len(tbl.Metadata().Schemas()) > 1)); err != nil {
+		if _, err := s.conn.ExecContext(ctx, "CREATE TEMP VIEW "+view+" AS "+duck.ScanSQL(p.schema, tasks, p.target, duck.ResolveFor(tbl.Metadata().Schemas()))); err != nil {
 			return "", nil, fmt.Errorf("read %s: %w", id, err)
 		}
 		s.views = append(s.views, view)
