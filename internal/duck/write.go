@@ -404,13 +404,18 @@ func WritePositionDeletes(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+tmp)
 	// Every row id must name a planned file; one that does not would be a
-	// delete silently lost.
-	var unmapped int64
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+tmp+" WHERE file_path IS NULL").Scan(&unmapped); err != nil {
+	// delete silently lost. And each row may change once: a row id twice
+	// (an UPDATE whose SET expression yields several rows, say) would turn
+	// one row into several.
+	var unmapped, repeated int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FILTER (WHERE file_path IS NULL), count(*) - count(DISTINCT (file_path, pos)) FROM "+tmp).Scan(&unmapped, &repeated); err != nil {
 		return nil, 0, err
 	}
 	if unmapped > 0 {
 		return nil, 0, fmt.Errorf("%d rows to delete point at files outside the statement's plan", unmapped)
+	}
+	if repeated > 0 {
+		return nil, 0, fmt.Errorf("the statement would change %d rows more than once (a set-returning function such as unnest in SET?)", repeated)
 	}
 	dirURI, dir, err := writeDir(tbl, local)
 	if err != nil {

@@ -239,7 +239,7 @@ func (ld *loader) run(ctx context.Context, inBytes int64, start time.Time) (*Res
 	} else if tbl, err = ld.reconcile(ctx, tbl, names, types); err != nil {
 		return nil, err
 	}
-	res, err := ld.write(ctx, tbl, src, names, inBytes, start)
+	res, err := ld.write(ctx, tbl, src, names, types, inBytes, start)
 	if err != nil && created {
 		// A failed load leaves no trace, not even the table (or the
 		// namespace) it would create.
@@ -310,21 +310,31 @@ func (ld *loader) reconcile(ctx context.Context, tbl *table.Table, names, types 
 }
 
 // write writes the rows and commits them, handling rejected rows.
-func (ld *loader) write(ctx context.Context, tbl *table.Table, src string, names []string, inBytes int64, start time.Time) (*Result, error) {
+func (ld *loader) write(ctx context.Context, tbl *table.Table, src string, names, types []string, inBytes int64, start time.Time) (*Result, error) {
 	byName := map[string]string{}
-	for _, n := range names {
+	jsonCol := map[string]bool{}
+	for i, n := range names {
 		byName[strings.ToLower(n)] = n
+		jsonCol[n] = types[i] == "JSON"
 	}
 	var cols []string
 	for _, f := range tbl.Schema().Fields() {
-		if n, ok := byName[strings.ToLower(f.Name)]; ok {
+		if n, ok := byName[strings.ToLower(f.Name)]; ok && jsonCol[n] {
+			// A JSON column (a key whose values mix types) is stored as text:
+			// strings without their quotes, other values as written.
+			cols = append(cols, "json_extract_string("+duck.Ident(n)+", '$')")
+		} else if ok {
 			cols = append(cols, duck.Ident(n))
 		} else {
 			cols = append(cols, "NULL")
 		}
 	}
 	if ld.format != "csv" && !ld.jsonLines {
-		if err := ld.checkTypes(ctx, tbl, src, byName); err != nil {
+		srcTypes := map[string]string{}
+		for i, n := range names {
+			srcTypes[n] = types[i]
+		}
+		if err := ld.checkTypes(ctx, tbl, src, byName, srcTypes); err != nil {
 			return nil, err
 		}
 	}

@@ -182,3 +182,28 @@ func TestJSONBadRows(t *testing.T) {
 		})
 	}
 }
+
+// A value that converts only by losing something is bad input; JSON keys
+// with mixed types are stored as plain text.
+func TestLossyAndMixedJSON(t *testing.T) {
+	e := newEnv(t)
+	load := func(name string, files ...string) (*ingest.Result, error) {
+		return ingest.Load(e.ctx, e.l, ingest.Options{Table: lake.Ident{Namespace: "ns", Name: name}, Files: files, TempDir: filepath.Join(e.dir, "tmp")})
+	}
+	if _, err := load("amt", writeFile(t, e.dir, "a1.ndjson", []byte(`{"id":1,"amt":10}`+"\n"))); err != nil {
+		t.Fatal(err)
+	}
+	_, err := load("amt", writeFile(t, e.dir, "a2.ndjson", []byte(`{"id":2,"amt":1.75}`+"\n")))
+	if err == nil || !errors.Is(err, ingest.ErrBadInput) || !strings.Contains(err.Error(), "1.75") {
+		t.Fatalf("lossy append = %v, want bad input naming 1.75", err)
+	}
+	if _, err := load("amt", writeFile(t, e.dir, "a3.ndjson", []byte(`{"id":3,"amt":3.0}`+"\n"))); err != nil {
+		t.Fatalf("exact append: %v", err)
+	}
+	if _, err := load("mix", writeFile(t, e.dir, "mix.jsonl", []byte(`{"a":1}`+"\n"+`{"a":"x"}`+"\n"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(e.rows("SELECT a FROM ns.mix ORDER BY a")); got != "[[1] [x]]" {
+		t.Fatalf("mixed JSON values = %s, want [[1] [x]]", got)
+	}
+}

@@ -192,7 +192,11 @@ func unescape(s string) string {
 
 // checkTypes finds the first value of a JSON or Parquet source that does
 // not convert to the table's column type, and names its file and record.
-func (ld *loader) checkTypes(ctx context.Context, tbl *table.Table, src string, byName map[string]string) error {
+//
+// A number or time that converts only by losing something (1.75 into a
+// BIGINT column, a time of day into a DATE) is bad too: a load stores what
+// the file says or nothing. srcTypes gives each source column's type.
+func (ld *loader) checkTypes(ctx context.Context, tbl *table.Table, src string, byName, srcTypes map[string]string) error {
 	var conds []string
 	var checks []string
 	for _, f := range tbl.Schema().Fields() {
@@ -202,8 +206,12 @@ func (ld *loader) checkTypes(ctx context.Context, tbl *table.Table, src string, 
 		}
 		c := duck.Ident(n)
 		t := duck.DuckType(f.Type)
-		conds = append(conds, fmt.Sprintf("(%s IS NOT NULL AND TRY_CAST(%s AS %s) IS NULL)", c, c, t))
-		checks = append(checks, fmt.Sprintf("WHEN %s IS NOT NULL AND TRY_CAST(%s AS %s) IS NULL THEN [%s, CAST(%s AS VARCHAR), %s]", c, c, t, duck.Quote(n), c, duck.Quote(t)))
+		cond := fmt.Sprintf("%s IS NOT NULL AND TRY_CAST(%s AS %s) IS NULL", c, c, t)
+		if st := srcTypes[n]; lossyCheckable(st) && st != t {
+			cond = fmt.Sprintf("%s IS NOT NULL AND (TRY_CAST(%s AS %s) IS NULL OR CAST(TRY_CAST(%s AS %s) AS %s) <> %s)", c, c, t, c, t, st, c)
+		}
+		conds = append(conds, "("+cond+")")
+		checks = append(checks, fmt.Sprintf("WHEN %s THEN [%s, CAST(%s AS VARCHAR), %s]", cond, duck.Quote(n), c, duck.Quote(t)))
 	}
 	if len(conds) == 0 {
 		return nil
@@ -450,4 +458,17 @@ func isJSONArray(path string) bool {
 	n, _ := f.Read(buf)
 	trimmed := strings.TrimLeft(string(buf[:n]), " \t\r\n\ufeff")
 	return strings.HasPrefix(trimmed, "[")
+}
+
+// lossyCheckable reports source types whose values can be compared after
+// a round trip through another type: numbers and times, not text (where
+// "007" and 7 differ only in spelling).
+func lossyCheckable(duckType string) bool {
+	t := strings.ToUpper(duckType)
+	for _, p := range []string{"DOUBLE", "FLOAT", "REAL", "DECIMAL", "TIMESTAMP", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"} {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -248,7 +248,9 @@ func (e *Engine) delete(ctx context.Context, st sqlstmt.Delete) (*Result, error)
 	defer s.Close()
 	q := "SELECT " + duck.FileColumn + ", " + duck.PosColumn + " FROM " + qualified(id) + aliasClause(unquote(st.Alias))
 	if st.Where != "" {
-		q += " WHERE " + st.Where
+		// In parentheses, so the text can only be a condition, not a
+		// condition followed by ORDER BY, LIMIT or more clauses.
+		q += " WHERE (" + st.Where + ")"
 	}
 	src, plans, err := s.prepare(ctx, q, true)
 	if err != nil {
@@ -293,7 +295,9 @@ func (e *Engine) update(ctx context.Context, st sqlstmt.Update) (*Result, error)
 	}
 	q := "SELECT " + strings.Join(exprs, ", ") + " FROM " + qualified(id) + " AS " + duck.Ident(alias)
 	if st.Where != "" {
-		q += " WHERE " + st.Where
+		// In parentheses, so the text can only be a condition, not a
+		// condition followed by ORDER BY, LIMIT or more clauses.
+		q += " WHERE (" + st.Where + ")"
 	}
 	s, err := e.session(ctx)
 	if err != nil {

@@ -39,6 +39,8 @@ type Engine struct {
 	opts   Options
 	log    *slog.Logger
 	viewID atomic.Int64
+	// denied are DuckDB's macros that read its catalog or configuration.
+	denied map[string]bool
 }
 
 // New opens the engine's DuckDB, locked down to the lake's warehouse.
@@ -58,7 +60,36 @@ func New(ctx context.Context, l *lake.Lake, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{lake: l, db: db, opts: opts, log: opts.Logger}, nil
+	denied, err := catalogMacros(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Engine{lake: l, db: db, opts: opts, log: opts.Logger, denied: denied}, nil
+}
+
+// catalogMacros lists DuckDB's built-in macros that user SQL must not call:
+// the PostgreSQL-compatibility ones and any whose body reads a catalog,
+// a setting or runs a subquery. A macro expands after the parse-tree check,
+// so its name is all the check sees.
+func catalogMacros(ctx context.Context, db *sql.DB) (map[string]bool, error) {
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT lower(function_name) FROM duckdb_functions()
+		WHERE function_type IN ('macro', 'table_macro') AND (schema_name = 'pg_catalog'
+		OR macro_definition ILIKE '%duckdb_%' OR macro_definition ILIKE '%pragma_%'
+		OR macro_definition ILIKE '%current_%' OR macro_definition ILIKE '%select%')`)
+	if err != nil {
+		return nil, fmt.Errorf("list duckdb macros: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out[n] = true
+	}
+	return out, rows.Err()
 }
 
 // Close closes the engine's DuckDB.
@@ -195,7 +226,7 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 	if err := s.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(CAST(? AS VARCHAR)) AS VARCHAR)", text).Scan(&raw); err != nil {
 		return "", nil, fmt.Errorf("parse: %w", err)
 	}
-	pq, err := checkTree(raw)
+	pq, err := checkTree(raw, s.e.denied)
 	if err != nil {
 		return "", nil, err
 	}

@@ -23,9 +23,10 @@ var allowedTableFunctions = map[string]bool{
 // (DuckDB has hundreds of harmless ones); everything that reads files or
 // runs SQL is a table function, and those are allow-listed above.
 var (
-	refusedScalarPrefixes = []string{"duckdb_", "pragma_", "read_", "current_setting", "getenv", "__edp_"}
+	refusedScalarPrefixes = []string{"duckdb_", "pragma_", "read_", "current_setting", "getenv", "__edp_", "pg_"}
 	refusedScalars        = map[string]bool{
-		"query": true, "query_table": true, "glob": true, "current_database": false,
+		"query": true, "query_table": true, "glob": true,
+		"current_query": true, "current_schemas": true, "current_database": true, "current_catalog": true,
 		"enable_logging": true, "disable_logging": true, "truncate_duckdb_logs": true,
 	}
 )
@@ -59,7 +60,11 @@ type parsedQuery struct {
 
 // checkTree walks a json_serialize_sql result, refusing anything outside the
 // allow-list and collecting table references.
-func checkTree(raw string) (*parsedQuery, error) {
+//
+// denied names further functions to refuse: DuckDB's built-in macros that
+// expand, after this check, into catalog reads (pg_get_viewdef reads
+// duckdb_views(), with edp's temporary views and warehouse paths).
+func checkTree(raw string, denied map[string]bool) (*parsedQuery, error) {
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.UseNumber()
 	var tree map[string]any
@@ -74,7 +79,7 @@ func checkTree(raw string) (*parsedQuery, error) {
 	if len(stmts) != 1 {
 		return nil, fmt.Errorf("expected one statement, got %d", len(stmts))
 	}
-	w := &walker{}
+	w := &walker{denied: denied}
 	top, _ := stmts[0].(map[string]any)
 	node, _ := top["node"].(map[string]any)
 	// The DML target is the first table of the top-level FROM: itself, or
@@ -94,6 +99,7 @@ func checkTree(raw string) (*parsedQuery, error) {
 }
 
 type walker struct {
+	denied    map[string]bool
 	refs      []*tableRef
 	outermost map[string]any
 }
@@ -178,6 +184,9 @@ func (w *walker) visit(n map[string]any, sc scope) error {
 	switch {
 	case class == "FUNCTION":
 		name, _ := n["function_name"].(string)
+		if w.denied[strings.ToLower(name)] {
+			return fmt.Errorf("%w: function %s()", ErrRefused, name)
+		}
 		return checkScalar(strings.ToLower(name))
 	case typ == "TABLE_FUNCTION":
 		fn, _ := n["function"].(map[string]any)
