@@ -26,13 +26,11 @@ func runCommit(args []string) error {
 	if *n <= 0 {
 		return fmt.Errorf("-n must be positive")
 	}
-	dir, err := workDir(*parent, "edpbench-commit-")
+	dir, cleanup, err := workDir(*parent, "edpbench-commit-", *keep)
 	if err != nil {
 		return err
 	}
-	if !*keep {
-		defer os.RemoveAll(dir)
-	}
+	defer cleanup()
 	out := os.Stdout
 	fmt.Fprintf(out, "edpbench commit: %d one-row inserts per side, interleaved, in %s\n", *n, dir)
 	printFacts(out)

@@ -62,13 +62,11 @@ func runLoad(args []string) error {
 	if *rows <= 0 || *reps <= 0 {
 		return fmt.Errorf("-rows and -reps must be positive")
 	}
-	dir, err := workDir(*parent, "edpbench-load-")
+	dir, cleanup, err := workDir(*parent, "edpbench-load-", *keep)
 	if err != nil {
 		return err
 	}
-	if !*keep {
-		defer os.RemoveAll(dir)
-	}
+	defer cleanup()
 	out := os.Stdout
 	fmt.Fprintf(out, "edpbench load: %d rows x 8 columns, %d rep(s), in %s\n", *rows, *reps, dir)
 	printFacts(out)

@@ -115,17 +115,23 @@ func openLake(ctx context.Context, dir string) (*lake.Lake, error) {
 }
 
 // workDir makes the directory a benchmark writes its files to.
-func workDir(parent, prefix string) (string, error) {
+func workDir(parent, prefix string, keep bool) (dir string, cleanup func(), err error) {
 	if parent != "" {
 		if err := os.MkdirAll(parent, 0o755); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
-	dir, err := os.MkdirTemp(parent, prefix)
-	if err != nil {
-		return "", err
+	if dir, err = os.MkdirTemp(parent, prefix); err != nil {
+		return "", nil, err
 	}
-	return filepath.Abs(dir)
+	if dir, err = filepath.Abs(dir); err != nil {
+		return "", nil, err
+	}
+	cleanup = func() {}
+	if !keep {
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	return dir, cleanup, nil
 }
 
 // openDuck opens a plain DuckDB with default settings: path "" is in memory.

@@ -38,13 +38,11 @@ func runTPCH(args []string) error {
 	if *sf < 1 || *reps < 1 {
 		return fmt.Errorf("-sf and -reps must be at least 1")
 	}
-	dir, err := workDir(*parent, "edpbench-tpch-")
+	dir, cleanup, err := workDir(*parent, "edpbench-tpch-", *keep)
 	if err != nil {
 		return err
 	}
-	if !*keep {
-		defer os.RemoveAll(dir)
-	}
+	defer cleanup()
 	out := os.Stdout
 	fmt.Fprintf(out, "edpbench tpch: scale factor %d, %d timed run(s) per query per side, in %s\n", *sf, *reps, dir)
 	if *splitSize > 0 {

@@ -36,6 +36,10 @@ var compareOps = map[string]string{
 	"COMPARE_LESSTHANOREQUALTO": "<=", "COMPARE_GREATERTHANOREQUALTO": ">=",
 }
 
+var literalOps = map[string]iceberg.Operation{
+	"=": iceberg.OpEQ, "<>": iceberg.OpNEQ, "<": iceberg.OpLT, "<=": iceberg.OpLTEQ, ">": iceberg.OpGT, ">=": iceberg.OpGTEQ,
+}
+
 var flipped = map[string]string{"=": "=", "<>": "<>", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 
 // findConditions attaches to each reference the conditions of the SELECT
@@ -236,21 +240,10 @@ func rowFilter(schema, bind *iceberg.Schema, conds []condition) iceberg.BooleanE
 		}
 		ref := iceberg.Reference(f.Name)
 		var e iceberg.BooleanExpression
-		switch c.op {
-		case "=":
-			e = iceberg.LiteralPredicate(iceberg.OpEQ, ref, lits[0])
-		case "<>":
-			e = iceberg.LiteralPredicate(iceberg.OpNEQ, ref, lits[0])
-		case "<":
-			e = iceberg.LiteralPredicate(iceberg.OpLT, ref, lits[0])
-		case "<=":
-			e = iceberg.LiteralPredicate(iceberg.OpLTEQ, ref, lits[0])
-		case ">":
-			e = iceberg.LiteralPredicate(iceberg.OpGT, ref, lits[0])
-		case ">=":
-			e = iceberg.LiteralPredicate(iceberg.OpGTEQ, ref, lits[0])
-		case "in":
+		if c.op == "in" {
 			e = iceberg.SetPredicate(iceberg.OpIn, ref, lits)
+		} else if op, ok := literalOps[c.op]; ok {
+			e = iceberg.LiteralPredicate(op, ref, lits[0])
 		}
 		if e != nil {
 			exprs = append(exprs, e)
