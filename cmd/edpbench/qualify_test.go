@@ -27,7 +27,7 @@ func TestQualify(t *testing.T) {
 // TestQualifyQueries checks the shared TPC-H queries, when present: every
 // FROM item that names a TPC-H table is qualified, and nothing else is.
 func TestQualifyQueries(t *testing.T) {
-	dir := "/work/shared/bench/tpch"
+	dir := "../../../shared/bench/tpch" // from cmd/edpbench, beside the repository
 	if _, err := os.Stat(filepath.Join(dir, "q01.sql")); err != nil {
 		t.Skip("no TPC-H queries here")
 	}

@@ -26,7 +26,7 @@ func runTPCH(args []string) error {
 	fs := newFlags("tpch")
 	sf := fs.Int64("sf", 1, "TPC-H scale factor (whole numbers; answers are checked at 1)")
 	reps := fs.Int("reps", 3, "timed runs of each query per side (interleaved); the median is reported")
-	queries := fs.String("queries", "/work/shared/bench/tpch", "directory holding q01.sql … q22.sql")
+	queries := fs.String("queries", "../shared/bench/tpch", "directory holding q01.sql … q22.sql (the default is relative to the repository root, where go run runs)")
 	answers := fs.String("answers", "", "go-tpc's tpch/answer.go (default: found in the module cache)")
 	parent := fs.String("dir", "", "directory for the lake (default: the system temp dir)")
 	data := fs.String("data", "", "directory for the generated Parquet files, reused when present (default: inside -dir)")
