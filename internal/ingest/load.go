@@ -156,6 +156,9 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 }
 
 type loader struct {
+	// csvChecked are CSV columns read wider than the table's type, whose
+	// values checkTypes must vet.
+	csvChecked []string
 	// jsonLines is set when JSON is read line by line (bad-row policies).
 	jsonLines bool
 	// tx holds a staged schema change (--evolve) to commit with the rows.
@@ -329,12 +332,19 @@ func (ld *loader) write(ctx context.Context, tbl *table.Table, src string, names
 			cols = append(cols, "NULL")
 		}
 	}
-	if ld.format != "csv" && !ld.jsonLines {
+	check := byName
+	if ld.format == "csv" {
+		check = map[string]string{}
+		for _, n := range ld.csvChecked {
+			check[strings.ToLower(n)] = n
+		}
+	}
+	if len(check) > 0 && !ld.jsonLines {
 		srcTypes := map[string]string{}
 		for i, n := range names {
 			srcTypes[n] = types[i]
 		}
-		if err := ld.checkTypes(ctx, tbl, src, byName, srcTypes); err != nil {
+		if err := ld.checkTypes(ctx, tbl, src, check, srcTypes); err != nil {
 			return nil, err
 		}
 	}

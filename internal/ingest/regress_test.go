@@ -207,3 +207,30 @@ func TestLossyAndMixedJSON(t *testing.T) {
 		t.Fatalf("mixed JSON values = %s, want [[1] [x]]", got)
 	}
 }
+
+// DuckDB's text-to-integer cast rounds "1.75" to 2; a CSV append into an
+// integer column must refuse it instead, and still take whole numbers of
+// any size.
+func TestCSVIntegerAppendIsExact(t *testing.T) {
+	e := newEnv(t)
+	load := func(files ...string) (*ingest.Result, error) {
+		return ingest.Load(e.ctx, e.l, ingest.Options{Table: lake.Ident{Namespace: "ns", Name: "c"}, Files: files, TempDir: filepath.Join(e.dir, "tmp")})
+	}
+	if _, err := load(writeFile(t, e.dir, "c1.csv", []byte("id,amt\n1,10\n"))); err != nil {
+		t.Fatal(err)
+	}
+	_, err := load(writeFile(t, e.dir, "c2.csv", []byte("id,amt\n2,1.75\n")))
+	if err == nil || !errors.Is(err, ingest.ErrBadInput) || !strings.Contains(err.Error(), "amt") {
+		t.Fatalf("fractional append = %v, want bad input naming amt", err)
+	}
+	if _, err := load(writeFile(t, e.dir, "c3.csv", []byte("id,amt\n3,9007199254740993\n"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(e.rows("SELECT id, amt FROM ns.c ORDER BY id")); got != "[[1 10] [3 9007199254740993]]" {
+		t.Fatalf("rows = %s", got)
+	}
+	_, err = load(writeFile(t, e.dir, "c4.csv", []byte("id,amt\n4,x\n")))
+	if err == nil || strings.Contains(err.Error(), "more bad rows") {
+		t.Fatalf("one bad value = %v, want one bad row reported once", err)
+	}
+}

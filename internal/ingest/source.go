@@ -167,9 +167,18 @@ func (ld *loader) source(ctx context.Context, want map[string]string) (string, e
 			}
 			var types []string
 			for _, n := range names {
-				if t, ok := want[strings.ToLower(n)]; ok {
-					types = append(types, duck.Quote(n)+": "+duck.Quote(t))
+				t, ok := want[strings.ToLower(n)]
+				if !ok {
+					continue
 				}
+				if integerType(t) {
+					// DuckDB's text-to-integer cast rounds "1.75" to 2. Read
+					// integer columns as wide decimals instead, and let
+					// checkTypes refuse any value with a fraction.
+					t = "DECIMAL(38,10)"
+					ld.csvChecked = append(ld.csvChecked, n)
+				}
+				types = append(types, duck.Quote(n)+": "+duck.Quote(t))
 			}
 			if len(types) > 0 {
 				opts = append(opts, "types = {"+strings.Join(types, ", ")+"}")
@@ -245,7 +254,9 @@ type reject struct {
 func (ld *loader) rejectsQuery() string {
 	switch {
 	case ld.format == "csv":
-		return "SELECT s.file_path, e.line, coalesce(e.column_name, ''), e.error_message, coalesce(e.csv_line, '') FROM " +
+		// DISTINCT: a check that reads the files again (checkTypes) stores
+		// the same rejected lines a second time.
+		return "SELECT DISTINCT s.file_path, e.line, coalesce(e.column_name, ''), e.error_message, coalesce(e.csv_line, '') FROM " +
 			rejectsTable + " e JOIN " + rejectsScan + " s USING (scan_id, file_id)"
 	case ld.jsonLines:
 		return "SELECT file, line, bad_column, bad_reason, raw FROM " + jsonParsed + " WHERE bad_reason IS NOT NULL"
@@ -469,6 +480,14 @@ func lossyCheckable(duckType string) bool {
 		if strings.HasPrefix(t, p) {
 			return true
 		}
+	}
+	return false
+}
+
+func integerType(duckType string) bool {
+	switch strings.ToUpper(duckType) {
+	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT":
+		return true
 	}
 	return false
 }
