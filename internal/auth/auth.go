@@ -1,6 +1,19 @@
 // Package auth defines who is asking: the Principal that rides in every
-// request's context. Later it also holds passwords, API keys and tokens; for
-// now it carries the local operator's identity from the CLI.
+// request's context, and how a server establishes it.
+//
+//   - Passwords: HashPassword makes argon2id hashes in PHC string format;
+//     VerifyPassword also accepts PBKDF2-SHA256 hashes imported from other
+//     systems (PHC, passlib and Django forms); ValidatePassword is the
+//     length policy for new passwords.
+//   - API keys: NewAPIKey makes "edp_" keys whose CRC-32 checksum lets
+//     ParseAPIKey reject a mistyped key before any lookup; only their
+//     SHA-256 is stored.
+//   - Store keeps users (name, password hash, roles) and API keys in edp's
+//     metadata database and turns credentials into a Principal. Every
+//     refusal wraps ErrBadCredentials, so a server can answer them alike.
+//
+// The CLI, run by someone the file system has already authenticated, uses
+// LocalOperator instead.
 //
 // Any internal package may import auth; auth imports nothing from internal/.
 package auth
