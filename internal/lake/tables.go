@@ -2,8 +2,10 @@ package lake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +50,32 @@ func (l *Lake) CommitFiles(ctx context.Context, id Ident, base *table.Table, c C
 		props[SummaryPrincipal] = p.Name
 	}
 	maps.Copy(props, c.Props)
+	// iceberg-go rebases and retries most conflicts itself, but not a
+	// requirement that fails outright — two first commits to an empty table
+	// both "create" the main branch. A plain append is safe to replay on
+	// the refreshed table, so edp retries those.
+	const attempts = 8
+	for attempt := 1; ; attempt++ {
+		tbl, err := l.commitOnce(ctx, base, c, props)
+		if err == nil {
+			return tbl, nil
+		}
+		appendOnly := len(c.Deletes) == 0 && c.Tx == nil
+		if !appendOnly || attempt == attempts || !isConflict(err) {
+			return nil, fmt.Errorf("commit to %s: %w", id, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("commit to %s: %w", id, ctx.Err())
+		case <-time.After(time.Duration(attempt*attempt) * time.Duration(5+rand.IntN(10)) * time.Millisecond):
+		}
+		if base, err = l.load(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (l *Lake) commitOnce(ctx context.Context, base *table.Table, c Commit, props iceberg.Properties) (*table.Table, error) {
 	tx := c.Tx
 	if tx == nil {
 		tx = base.NewTransaction()
@@ -64,13 +92,14 @@ func (l *Lake) CommitFiles(ctx context.Context, id Ident, base *table.Table, c C
 		err = tx.NewRowDelta(props).AddRows(c.Data...).AddDeletes(c.Deletes...).Commit(ctx)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("commit to %s: %w", id, err)
+		return nil, err
 	}
-	tbl, err := tx.Commit(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("commit to %s: %w", id, err)
-	}
-	return tbl, nil
+	return tx.Commit(ctx)
+}
+
+// isConflict reports a commit that lost a race with another writer.
+func isConflict(err error) bool {
+	return errors.Is(err, table.ErrCommitFailed) || strings.Contains(err.Error(), "requirement failed")
 }
 
 // SnapshotInfo describes one snapshot for listing.
