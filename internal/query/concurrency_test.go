@@ -7,13 +7,12 @@ import (
 )
 
 // TestConcurrentWriters runs inserts and reads on one table from several
-// goroutines (regression: concurrent first commits to an empty table failed
-// with "branch main was created concurrently", which iceberg-go does not
-// retry)
-// through one engine: every acknowledged insert must be in the
+// goroutines through one engine: every acknowledged insert must be in the
 // table (commits that collide are retried, not lost), and reads never see
 // a half-applied statement. Run with -race, it also checks the engine's own
-// shared state.
+// shared state. Regression: concurrent first commits to an empty table
+// failed with "branch main was created concurrently", which iceberg-go does
+// not retry.
 func TestConcurrentWriters(t *testing.T) {
 	ctx, e := newEngine(t)
 	if _, _, err := collect(ctx, e, "CREATE SCHEMA c"); err != nil {
