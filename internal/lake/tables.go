@@ -173,17 +173,26 @@ func SchemaFor(tbl *table.Table, s *table.Snapshot) *iceberg.Schema {
 	return tbl.Schema()
 }
 
-// Rollback makes snapshotID the table's current snapshot again. Later
-// snapshots stay in the metadata, so time travel to them still works.
-func (l *Lake) Rollback(ctx context.Context, id Ident, snapshotID int64) error {
+// adminTx asks policy for an admin action on id and starts a transaction
+// on the table's current state.
+func (l *Lake) adminTx(ctx context.Context, id Ident) (*table.Transaction, error) {
 	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
-		return err
+		return nil, err
 	}
 	tbl, err := l.load(ctx, id)
 	if err != nil {
+		return nil, err
+	}
+	return tbl.NewTransaction(), nil
+}
+
+// Rollback makes snapshotID the table's current snapshot again. Later
+// snapshots stay in the metadata, so time travel to them still works.
+func (l *Lake) Rollback(ctx context.Context, id Ident, snapshotID int64) error {
+	tx, err := l.adminTx(ctx, id)
+	if err != nil {
 		return err
 	}
-	tx := tbl.NewTransaction()
 	if err := tx.RollbackToSnapshot(snapshotID); err != nil {
 		return fmt.Errorf("rollback %s to %d: %w", id, snapshotID, err)
 	}
@@ -236,14 +245,10 @@ func (l *Lake) EvolveSchema(ctx context.Context, id Ident, fn func(*table.Update
 // EvolveSpec applies partition-spec changes in one commit. Existing files
 // keep their old spec; new writes use the new one.
 func (l *Lake) EvolveSpec(ctx context.Context, id Ident, fn func(*table.UpdateSpec) error) (*table.Table, error) {
-	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
-		return nil, err
-	}
-	tbl, err := l.load(ctx, id)
+	tx, err := l.adminTx(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	tx := tbl.NewTransaction()
 	u := tx.UpdateSpec(true)
 	if err := fn(u); err != nil {
 		return nil, err
@@ -263,14 +268,10 @@ func (l *Lake) SetProperties(ctx context.Context, id Ident, set map[string]strin
 	if err := checkProperties(set); err != nil {
 		return err
 	}
-	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
-		return err
-	}
-	tbl, err := l.load(ctx, id)
+	tx, err := l.adminTx(ctx, id)
 	if err != nil {
 		return err
 	}
-	tx := tbl.NewTransaction()
 	if len(set) > 0 {
 		if err := tx.SetProperties(set); err != nil {
 			return fmt.Errorf("set properties of %s: %w", id, err)

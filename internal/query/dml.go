@@ -29,24 +29,33 @@ func (e *Engine) target(ctx context.Context, name sqlstmt.Name) (lake.Ident, *ta
 	return id, tbl, err
 }
 
+// describedQuery prepares a user query on a new session and returns the
+// SQL to run with its column names and DuckDB types. The caller closes the
+// session.
+func (e *Engine) describedQuery(ctx context.Context, query string) (s *session, src string, names, types []string, err error) {
+	if s, err = e.session(ctx); err != nil {
+		return nil, "", nil, nil, err
+	}
+	if src, _, err = s.prepare(ctx, query, false); err == nil {
+		names, types, err = duck.Describe(ctx, s.conn, src)
+	}
+	if err != nil {
+		s.Close()
+		return nil, "", nil, nil, err
+	}
+	return s, src, names, types, nil
+}
+
 func (e *Engine) insert(ctx context.Context, st sqlstmt.Insert) (*Result, error) {
 	id, tbl, err := e.target(ctx, st.Table)
 	if err != nil {
 		return nil, err
 	}
-	s, err := e.session(ctx)
+	s, src, names, _, err := e.describedQuery(ctx, st.Query)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	src, _, err := s.prepare(ctx, st.Query, false)
-	if err != nil {
-		return nil, err
-	}
-	names, _, err := duck.Describe(ctx, s.conn, src)
-	if err != nil {
-		return nil, err
-	}
 	fields := tbl.Schema().Fields()
 	query := src
 	if len(st.Columns) > 0 {
@@ -131,19 +140,11 @@ func (e *Engine) createTable(ctx context.Context, st sqlstmt.CreateTable) (*Resu
 		return statusResult("CREATE TABLE"), nil
 	}
 	// CREATE TABLE … AS SELECT: the table exists only if its data committed.
-	s, err := e.session(ctx)
+	s, src, names, types, err := e.describedQuery(ctx, st.AsQuery)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	src, _, err := s.prepare(ctx, st.AsQuery, false)
-	if err != nil {
-		return nil, err
-	}
-	names, types, err := duck.Describe(ctx, s.conn, src)
-	if err != nil {
-		return nil, err
-	}
 	schema, err := duck.SchemaFromColumns(names, types)
 	if err != nil {
 		return nil, fmt.Errorf("CREATE TABLE %s: %w", id, err)
