@@ -158,7 +158,7 @@ func runLoad(args []string) error {
 		}
 		s.med, s.cpu = median(ds), median(cpus)
 		s.rate = float64(*rows) / s.med.Seconds()
-		s.ratio, s.cpuRatio = medianFloat(ratios), medianFloat(cpuRatios)
+		s.ratio, s.cpuRatio = median(ratios), median(cpuRatios)
 		sums[i] = s
 	}
 	var table1 [][]string

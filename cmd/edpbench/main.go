@@ -227,21 +227,9 @@ func table(w io.Writer, header []string, rows [][]string) {
 	tw.Flush()
 }
 
-// median returns the middle duration (the mean of the two middle ones for
-// an even count).
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func medianFloat(xs []float64) float64 {
+// median returns the middle value (the mean of the two middle ones for an
+// even count).
+func median[T time.Duration | float64](xs []T) T {
 	if len(xs) == 0 {
 		return 0
 	}

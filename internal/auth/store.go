@@ -117,15 +117,7 @@ func (s *Store) AddUser(ctx context.Context, name, password string, roles []stri
 		`INSERT INTO edp_users (name, password_hash, roles, created_at) VALUES (?, ?, ?, ?)
 		 ON CONFLICT (name) DO NOTHING`,
 		name, hash, strings.Join(roles, ","), s.stamp())
-	if err != nil {
-		return fmt.Errorf("add user %q: %w", name, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("add user %q: %w", name, err)
-	} else if n == 0 {
-		return fmt.Errorf("add user %q: %w", name, ErrExists)
-	}
-	return nil
+	return changedOne(res, err, fmt.Sprintf("add user %q", name), ErrExists)
 }
 
 // SetPassword replaces name's password. Existing API keys stay valid; revoke
@@ -370,15 +362,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, user string) ([]APIKeyInfo, err
 func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
 	res, err := s.db.ExecContext(ctx,
 		`UPDATE edp_api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, s.stamp(), id)
-	if err != nil {
-		return fmt.Errorf("revoke API key %s: %w", id, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("revoke API key %s: %w", id, err)
-	} else if n == 0 {
-		return fmt.Errorf("revoke API key %s: %w", id, ErrNotFound)
-	}
-	return nil
+	return changedOne(res, err, "revoke API key "+id, ErrNotFound)
 }
 
 // AuthenticateAPIKey returns the Principal of the user owning key. Every
@@ -447,15 +431,21 @@ func parseStamp(v sql.NullString) time.Time {
 
 // userChanged turns the result of a statement on one user into an error.
 func userChanged(res sql.Result, err error, verb, name string) error {
+	return changedOne(res, err, fmt.Sprintf("%s user %q", verb, name), ErrNotFound)
+}
+
+// changedOne turns the result of a statement meant to change one row into
+// an error: the statement's own, or none when no row changed.
+func changedOne(res sql.Result, err error, what string, none error) error {
 	if err != nil {
-		return fmt.Errorf("%s user %q: %w", verb, name, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("%s user %q: %w", verb, name, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("%s user %q: %w", verb, name, ErrNotFound)
+		return fmt.Errorf("%s: %w", what, none)
 	}
 	return nil
 }

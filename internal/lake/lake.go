@@ -214,7 +214,7 @@ func (l *Lake) ListNamespaces(ctx context.Context) ([]string, error) {
 	for _, id := range ids {
 		out = append(out, strings.Join(id, "."))
 	}
-	sortStrings(out)
+	slices.Sort(out)
 	return out, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"slices"
 )
 
-func sortStrings(s []string) { slices.Sort(s) }
 
 func sortIdents(ids []Ident) {
 	slices.SortFunc(ids, func(a, b Ident) int {
