@@ -11,6 +11,13 @@
 //   - Store keeps users (name, password hash, roles) and API keys in edp's
 //     metadata database and turns credentials into a Principal. Every
 //     refusal wraps ErrBadCredentials, so a server can answer them alike.
+//   - Tokens issues and verifies short-lived access tokens: JWTs signed
+//     with Ed25519 keys from a keyring file in the data directory, rotated
+//     without logging anyone out. They are stateless, so a server looks the
+//     user up again (Store.Principal) on every request that carries one.
+//   - OIDC verifies bearer JWTs issued by an organisation's OpenID Connect
+//     provider (discovery, JWKS, issuer, audience, expiry) and maps a claim
+//     of the token (groups, say) to edp roles.
 //
 // The CLI, run by someone the file system has already authenticated, uses
 // LocalOperator instead.
@@ -32,10 +39,24 @@ const (
 	RoleReader = "reader"
 )
 
+// How a Principal was authenticated: the values of Principal.Method. Audit
+// records carry it, and a server may treat methods differently (only a
+// password login, say, may be exchanged for a token).
+const (
+	MethodPassword = "password"
+	MethodAPIKey   = "api_key"
+	MethodToken    = "token"
+	MethodOIDC     = "oidc"
+	MethodLocal    = "local"
+)
+
 // Principal is an authenticated identity.
 type Principal struct {
 	Name  string
 	Roles []string
+	// Method is how the identity was established, one of the Method
+	// constants.
+	Method string
 }
 
 // HasRole reports whether p carries role r.
@@ -62,5 +83,5 @@ func LocalOperator() Principal {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		name = u.Username
 	}
-	return Principal{Name: name, Roles: []string{RoleAdmin}}
+	return Principal{Name: name, Roles: []string{RoleAdmin}, Method: MethodLocal}
 }

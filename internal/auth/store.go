@@ -134,6 +134,17 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	return userChanged(res, err, "set password of", name)
 }
 
+// SetRoles replaces name's roles, under the same rules as AddUser. It takes
+// effect at a user's next request, access tokens included (see Principal).
+func (s *Store) SetRoles(ctx context.Context, name string, roles []string) error {
+	roles, err := normalizeRoles(roles)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE edp_users SET roles = ? WHERE name = ?`, strings.Join(roles, ","), name)
+	return userChanged(res, err, "set roles of", name)
+}
+
 // SetDisabled disables or re-enables name. A disabled user can neither log
 // in nor use their API keys, which are kept for when they return.
 func (s *Store) SetDisabled(ctx context.Context, name string, disabled bool) error {
@@ -243,7 +254,35 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (Princi
 	if NeedsRehash(hash) {
 		s.rehash(ctx, name, hash, password)
 	}
-	return Principal{Name: name, Roles: splitRoles(roles)}, nil
+	return Principal{Name: name, Roles: splitRoles(roles), Method: MethodPassword}, nil
+}
+
+// Principal returns the current Principal of the existing, enabled user
+// name. A server calls it on every request that carries an edp access
+// token: the token is stateless, so this lookup is what makes removing or
+// disabling a user, or changing their roles, take effect at once rather
+// than when the token expires. A missing or disabled user is refused with
+// an error wrapping ErrBadCredentials; any other error is a server fault.
+//
+// Method is MethodToken, the one use it is made for; a caller using it
+// otherwise sets Method itself.
+func (s *Store) Principal(ctx context.Context, name string) (Principal, error) {
+	var (
+		roles    string
+		disabled bool
+	)
+	err := s.db.QueryRowContext(ctx,
+		`SELECT roles, disabled FROM edp_users WHERE name = ?`, name).Scan(&roles, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Principal{}, fmt.Errorf("%w: user %q no longer exists", ErrBadCredentials, name)
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("look up user %q: %w", name, err)
+	}
+	if disabled {
+		return Principal{}, fmt.Errorf("%w: user %q is disabled", ErrBadCredentials, name)
+	}
+	return Principal{Name: name, Roles: splitRoles(roles), Method: MethodToken}, nil
 }
 
 // rehash replaces old with a current hash of password. It is best effort:
@@ -329,12 +368,12 @@ func (s *Store) CreateAPIKey(ctx context.Context, user string, ttl time.Duration
 	return "", APIKeyInfo{}, errors.New("create API key: repeated id clashes")
 }
 
-// ListAPIKeys returns user's keys, revoked and expired ones included, oldest
-// first.
+// ListAPIKeys returns user's keys (every user's when user is ""), revoked
+// and expired ones included, oldest first.
 func (s *Store) ListAPIKeys(ctx context.Context, user string) ([]APIKeyInfo, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT id, user_name, created_at, expires_at, revoked_at FROM edp_api_keys
-		 WHERE user_name = ? ORDER BY created_at, id`, user)
+		 WHERE ? = '' OR user_name = ? ORDER BY created_at, id`, user, user)
 	if err != nil {
 		return nil, fmt.Errorf("list API keys: %w", err)
 	}
@@ -410,7 +449,7 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (Principal, 
 	case disabled.Bool:
 		return Principal{}, fmt.Errorf("%w: API key %s: user %q is disabled", ErrBadCredentials, id, user.String)
 	}
-	return Principal{Name: user.String, Roles: splitRoles(roles.String)}, nil
+	return Principal{Name: user.String, Roles: splitRoles(roles.String), Method: MethodAPIKey}, nil
 }
 
 func (s *Store) stamp() string { return s.now().UTC().Format(timeLayout) }

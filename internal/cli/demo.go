@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -10,9 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edp-data/edp/internal/demo"
-	"github.com/edp-data/edp/internal/ingest"
-	"github.com/edp-data/edp/internal/lake"
-	"github.com/edp-data/edp/internal/query"
 )
 
 func (a *app) demoCmd() *cobra.Command {
@@ -27,53 +23,15 @@ func (a *app) demoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l := e.Lake()
-			ctx := a.ctx()
 			start := time.Now()
 			out := a.out
 			fmt.Fprintf(out, "edp demo: data directory %s\n\n", a.cfg.DataDir)
-			for _, ns := range []string{"bronze", "silver", "gold"} {
-				if err := l.DropNamespace(ctx, ns, true, true); err != nil {
-					return err
-				}
-				if err := l.CreateNamespace(ctx, ns, map[string]string{"comment": "demo " + ns + " layer"}, false); err != nil {
-					return err
-				}
-			}
-			dir := filepath.Join(a.tempDir(), "demo-files")
-			os.RemoveAll(dir)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-			defer os.RemoveAll(dir)
 			scale := demo.DefaultScale()
 			if small {
 				scale = demo.Scale{Customers: 200, Products: 50, Orders: 1000, Events: 5000}
 			}
-			files, err := demo.Generate(dir, scale, seed)
-			if err != nil {
+			if err := demo.Install(a.ctx(), e, demo.InstallOptions{Scale: scale, Seed: seed, TempDir: a.tempDir(), Out: out}); err != nil {
 				return err
-			}
-			fmt.Fprintln(out, "1. bronze: raw files loaded as they arrived")
-			for _, f := range files {
-				id, err := lake.ParseIdent(f.Table)
-				if err != nil {
-					return err
-				}
-				res, err := ingest.Load(ctx, l, ingest.Options{Table: id, Files: []string{f.Path}, Format: formatName(f.Format),
-					TempDir: a.tempDir(), Job: "demo:load"})
-				if err != nil {
-					return fmt.Errorf("load %s: %w", f.Table, err)
-				}
-				fmt.Fprintf(out, "   %-24s %7d rows  from %s\n", f.Table, res.Rows, filepath.Base(f.Path))
-			}
-			fmt.Fprintln(out, "\n2. silver and gold: built with SQL")
-			for _, st := range demo.Steps() {
-				var status string
-				if err := e.ExecScript(ctx, st.SQL, func(r *query.Result) error { status = r.Status; return nil }); err != nil {
-					return fmt.Errorf("%s: %w", st.Name, err)
-				}
-				fmt.Fprintf(out, "   %-32s %s — %s\n", st.Name, status, st.Doc)
 			}
 			fmt.Fprintf(out, "\nDone in %.1fs. Open the SQL shell with `edp sql` (or `go run ./cmd/edp sql`) and try:\n\n", time.Since(start).Seconds())
 			for _, q := range demo.TryQueries() {
@@ -88,13 +46,6 @@ func (a *app) demoCmd() *cobra.Command {
 	c.Flags().Uint64Var(&seed, "seed", 1, "random seed: the same seed gives the same data")
 	c.Flags().BoolVar(&small, "small", false, "a smaller sample, for a quick look")
 	return c
-}
-
-func formatName(f string) string {
-	if f == "ndjson" {
-		return "json"
-	}
-	return f
 }
 
 func (a *app) tempDir() string {

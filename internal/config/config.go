@@ -25,6 +25,19 @@ type Config struct {
 	Load      LoadConfig
 	Output    string
 
+	// edp serve
+	Listen          string
+	TLS             TLSConfig
+	ShutdownTimeout time.Duration
+	API             APIConfig
+	Auth            AuthConfig
+	OIDC            OIDCConfig
+	OTLP            OTLPConfig
+
+	// Server and Token make the CLI a client of a running server.
+	Server string
+	Token  string
+
 	// File is the config file that was read, or "" if none was.
 	File string
 
@@ -50,6 +63,38 @@ type QueryConfig struct {
 	MemoryLimit string        // a size such as 4GB; empty leaves it to the engine
 	Threads     int           // 0 means all cores
 	Timeout     time.Duration // 0 means no timeout
+	MaxRows     int           // rows the server returns per query; 0 means no limit
+}
+
+// TLSConfig configures HTTPS for edp serve.
+type TLSConfig struct {
+	Cert, Key  string // PEM files
+	SelfSigned bool   // generate and keep a certificate in the data dir
+}
+
+// APIConfig limits what clients may send to the server.
+type APIConfig struct {
+	MaxUpload int64 // bytes per load request
+}
+
+// AuthConfig configures the server's access tokens.
+type AuthConfig struct {
+	TokenTTL    time.Duration
+	KeyRotation time.Duration // 0 means never rotate
+}
+
+// OIDCConfig configures login through an OpenID Connect provider.
+type OIDCConfig struct {
+	Issuer        string // empty turns OIDC off
+	Audience      string
+	UsernameClaim string
+	RolesClaim    string
+	RoleMap       string // group=role,…; see ParseRoleMap
+}
+
+// OTLPConfig configures trace export.
+type OTLPConfig struct {
+	Endpoint string // OTLP/HTTP base URL; empty turns tracing off
 }
 
 // LoadConfig configures data loading.
@@ -147,6 +192,9 @@ func Bind(fs *pflag.FlagSet) {
 		case kindDuration:
 			d, _ := time.ParseDuration(s.def)
 			fs.Duration(name, d, usage)
+		case kindBool:
+			b, _ := strconv.ParseBool(s.def)
+			fs.Bool(name, b, usage)
 		default:
 			fs.String(name, s.def, usage)
 		}

@@ -207,11 +207,27 @@ func TestBadValues(t *testing.T) {
 		c.Load.BadRows = "skp"
 		c.Load.TargetFileSize = 100
 		c.Output = "xlsx"
+		c.Query.MaxRows = -1
+		c.Listen = "8080"
+		c.ShutdownTimeout = -time.Second
+		c.API.MaxUpload = 0
+		c.Auth.TokenTTL = -time.Second
+		c.Auth.KeyRotation = -time.Second
+		c.OIDC.Issuer = "ftp://idp"
+		c.OIDC.RoleMap = "analysts=superuser"
+		c.OTLP.Endpoint = "localhost:4318"
+		c.Server = "edp.example.com"
 		err := c.Validate()
 		if err == nil {
 			t.Fatal("Validate() = nil, want errors for every setting")
 		}
+		// Free-form values and booleans have no invalid value in code.
+		free := map[string]bool{"tls.cert": true, "tls.key": true, "tls.self_signed": true,
+			"oidc.audience": true, "oidc.username_claim": true, "oidc.roles_claim": true, "token": true}
 		for _, s := range Settings() {
+			if free[s.Key] {
+				continue
+			}
 			if !strings.Contains(err.Error(), s.Key+": ") {
 				t.Errorf("Validate() = %v, want an error naming %s", err, s.Key)
 			}
@@ -599,7 +615,24 @@ func TestBind(t *testing.T) {
 		{"query-timeout", "duration"},
 		{"load-bad-rows", "string"},
 		{"load-target-file-size", "string"},
+		{"query-max-rows", "int"},
 		{"output", "string"},
+		{"listen", "string"},
+		{"tls-cert", "string"},
+		{"tls-key", "string"},
+		{"tls-self-signed", "bool"},
+		{"shutdown-timeout", "duration"},
+		{"api-max-upload", "string"},
+		{"auth-token-ttl", "duration"},
+		{"auth-key-rotation", "duration"},
+		{"oidc-issuer", "string"},
+		{"oidc-audience", "string"},
+		{"oidc-username-claim", "string"},
+		{"oidc-roles-claim", "string"},
+		{"oidc-role-map", "string"},
+		{"otlp-endpoint", "string"},
+		{"server", "string"},
+		{"token", "string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.flag, func(t *testing.T) {
@@ -659,5 +692,35 @@ func TestSuggestKey(t *testing.T) {
 				t.Errorf("suggestKey(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestShowHidesSecrets(t *testing.T) {
+	c, err := Load("", []string{"EDP_TOKEN=edp_supersecretvalue"}, newFlags(t))
+	if err != nil {
+		t.Fatalf("Load(...) = %v", err)
+	}
+	var b strings.Builder
+	if err := c.Show(&b); err != nil {
+		t.Fatalf("Show() = %v", err)
+	}
+	if strings.Contains(b.String(), "supersecret") {
+		t.Errorf("Show() printed the token:\n%s", b.String())
+	}
+	if !strings.Contains(b.String(), "token:") || !strings.Contains(b.String(), "(set)") {
+		t.Errorf("Show() = %s, want a token line saying it is set", b.String())
+	}
+}
+
+func TestParseRoleMap(t *testing.T) {
+	got, err := ParseRoleMap(" data-admins=admin, analysts = reader ,")
+	want := map[string]string{"data-admins": "admin", "analysts": "reader"}
+	if err != nil || len(got) != len(want) || got["data-admins"] != "admin" || got["analysts"] != "reader" {
+		t.Errorf("ParseRoleMap(...) = %v, %v, want %v", got, err, want)
+	}
+	for _, bad := range []string{"analysts", "=admin", "analysts=root"} {
+		if _, err := ParseRoleMap(bad); err == nil {
+			t.Errorf("ParseRoleMap(%q) = nil error, want one", bad)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ const (
 	OutputJSON    = "json"
 	OutputJSONL   = "jsonl"
 	OutputParquet = "parquet"
+	OutputArrow   = "arrow"
 )
 
 // kind decides how a setting is exposed as a flag and how loose input is
@@ -36,6 +38,7 @@ const (
 	kindEnum
 	kindInt
 	kindDuration
+	kindBool
 )
 
 // setting describes one configuration key. Everything user-facing about the
@@ -47,6 +50,7 @@ type setting struct {
 	usage   string
 	kind    kind
 	allowed []string // for kindEnum
+	secret  bool     // Show prints whether it is set, never the value
 
 	// set parses raw, checks it and stores it in c. Errors describe what
 	// is wrong and what is allowed, phrased to follow the quoted value
@@ -88,10 +92,49 @@ var registry = []*setting{
 		BadRowsFail, BadRowsSkip, BadRowsQuarantine),
 	sizeSetting("load.target_file_size", "512MB", "target size of data files written by loads",
 		func(c *Config) *int64 { return &c.Load.TargetFileSize }, 1e6),
+	intSetting("query.max_rows", 0, "most rows the server returns for one query (0 = no limit)",
+		func(c *Config) *int { return &c.Query.MaxRows }, 0, 1<<31-1),
 	enumSetting("output", OutputAuto,
 		"format of query results; auto picks one to suit where results go",
 		func(c *Config) *string { return &c.Output },
-		OutputAuto, OutputTable, OutputCSV, OutputJSON, OutputJSONL, OutputParquet),
+		OutputAuto, OutputTable, OutputCSV, OutputJSON, OutputJSONL, OutputParquet, OutputArrow),
+
+	// edp serve
+	stringSetting("listen", "127.0.0.1:8080", "address edp serve listens on (host:port)",
+		func(c *Config) *string { return &c.Listen }, checkListen),
+	stringSetting("tls.cert", "", "TLS certificate file (PEM) for edp serve; with tls.key enables HTTPS",
+		func(c *Config) *string { return &c.TLS.Cert }, noCheck),
+	stringSetting("tls.key", "", "TLS private key file (PEM) for edp serve",
+		func(c *Config) *string { return &c.TLS.Key }, noCheck),
+	boolSetting("tls.self_signed", false, "serve HTTPS with a self-signed certificate kept in the data dir (development only)",
+		func(c *Config) *bool { return &c.TLS.SelfSigned }),
+	durationSetting("shutdown_timeout", 30*time.Second,
+		"how long edp serve lets running requests and loads finish when stopping before it cancels them",
+		func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+	sizeSetting("api.max_upload", "10GiB", "largest upload one load request may send to the server",
+		func(c *Config) *int64 { return &c.API.MaxUpload }, 1),
+	durationSetting("auth.token_ttl", 15*time.Minute, "lifetime of access tokens issued at login",
+		func(c *Config) *time.Duration { return &c.Auth.TokenTTL }),
+	durationSetting("auth.key_rotation", 24*time.Hour, "how often the token signing key is replaced (0s = never)",
+		func(c *Config) *time.Duration { return &c.Auth.KeyRotation }),
+	stringSetting("oidc.issuer", "", "OpenID Connect issuer URL whose tokens the server accepts (empty = OIDC off)",
+		func(c *Config) *string { return &c.OIDC.Issuer }, checkHTTPURL),
+	stringSetting("oidc.audience", "", "audience (client id) OIDC tokens must be issued for",
+		func(c *Config) *string { return &c.OIDC.Audience }, noCheck),
+	stringSetting("oidc.username_claim", "preferred_username", "OIDC claim that names the user",
+		func(c *Config) *string { return &c.OIDC.UsernameClaim }, noCheck),
+	stringSetting("oidc.roles_claim", "groups", "OIDC claim (dotted path allowed) holding the user's groups or roles",
+		func(c *Config) *string { return &c.OIDC.RolesClaim }, noCheck),
+	stringSetting("oidc.role_map", "", "OIDC group to edp role, like data-admins=admin,analysts=reader",
+		func(c *Config) *string { return &c.OIDC.RoleMap }, checkRoleMap),
+	stringSetting("otlp.endpoint", "", "OTLP/HTTP endpoint traces are exported to, like http://127.0.0.1:4318 (empty = off)",
+		func(c *Config) *string { return &c.OTLP.Endpoint }, checkHTTPURL),
+
+	// a CLI talking to a server
+	stringSetting("server", "", "URL of an edp server to run commands against instead of the local data dir",
+		func(c *Config) *string { return &c.Server }, checkHTTPURL),
+	secretSetting("token", "", "access token or API key for --server (default: the saved login)",
+		func(c *Config) *string { return &c.Token }),
 }
 
 var byKey = func() map[string]*setting {
@@ -169,6 +212,27 @@ func enumSetting(key, def, usage string, field func(*Config) *string, allowed ..
 	}
 }
 
+func secretSetting(key, def, usage string, field func(*Config) *string) *setting {
+	st := stringSetting(key, def, usage, field, noCheck)
+	st.secret = true
+	return st
+}
+
+func boolSetting(key string, def bool, usage string, field func(*Config) *bool) *setting {
+	return &setting{
+		key: key, def: strconv.FormatBool(def), usage: usage, kind: kindBool,
+		set: func(c *Config, raw string) error {
+			b, err := strconv.ParseBool(raw)
+			if err != nil {
+				return errors.New("is not a boolean; use true or false")
+			}
+			*field(c) = b
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatBool(*field(c)) },
+	}
+}
+
 func intSetting(key string, def int, usage string, field func(*Config) *int, lo, hi int) *setting {
 	return &setting{
 		key: key, def: strconv.Itoa(def), usage: usage, kind: kindInt,
@@ -221,6 +285,61 @@ func sizeSetting(key, def, usage string, field func(*Config) *int64, lo int64) *
 		},
 		get: func(c *Config) string { return formatSize(*field(c)) },
 	}
+}
+
+func noCheck(string) error { return nil }
+
+func checkListen(raw string) error {
+	host, port, err := net.SplitHostPort(raw)
+	if err != nil {
+		return errors.New("is not host:port; use an address like 127.0.0.1:8080 or :8080")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("has a bad port; use a number from 0 to 65535, like 127.0.0.1:8080")
+	}
+	_ = host // any host name or address; the listener reports what it cannot bind
+	return nil
+}
+
+func checkHTTPURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("is not an http(s) URL; use one like https://host:port")
+	}
+	return nil
+}
+
+// checkRoleMap accepts "group=role,group=role" with edp's role names.
+func checkRoleMap(raw string) error {
+	_, err := ParseRoleMap(raw)
+	return err
+}
+
+// ParseRoleMap parses oidc.role_map: comma-separated group=role pairs,
+// where role is admin, writer or reader.
+func ParseRoleMap(raw string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, pair := range strings.Split(raw, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		group, role, ok := strings.Cut(pair, "=")
+		group, role = strings.TrimSpace(group), strings.TrimSpace(role)
+		if !ok || group == "" {
+			return nil, fmt.Errorf("has %q, which is not group=role; use pairs like data-admins=admin,analysts=reader", pair)
+		}
+		switch role {
+		case "admin", "writer", "reader":
+		default:
+			return nil, fmt.Errorf("maps %q to unknown role %q; use admin, writer or reader", group, role)
+		}
+		out[group] = role
+	}
+	return out, nil
 }
 
 func checkDataDir(raw string) error {

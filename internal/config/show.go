@@ -17,7 +17,11 @@ func (c *Config) Show(w io.Writer) error {
 	lines := make([]line, len(registry))
 	keyW, valW := 0, 0
 	for i, s := range registry {
-		l := line{key: s.key + ":", val: yamlScalar(s.get(c)), src: c.Source(s.key).String()}
+		val := yamlScalar(s.get(c))
+		if s.secret && s.get(c) != "" {
+			val = "'(set)'"
+		}
+		l := line{key: s.key + ":", val: val, src: c.Source(s.key).String()}
 		keyW, valW = max(keyW, len(l.key)), max(valW, len(l.val))
 		lines[i] = l
 	}

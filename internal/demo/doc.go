@@ -16,4 +16,7 @@
 // timestamps and amounts may arrive as text or typed, and timestamps are
 // normalised to UTC whatever the session time zone. TryQueries are follow-up
 // questions to run once the steps are done.
+//
+// Install puts it all together through a query engine: it loads the files
+// into bronze and runs the steps. edp demo and edp serve --demo call it.
 package demo

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -52,6 +53,9 @@ type Options struct {
 	Warehouse string
 	Authz     policy.Authorizer
 	Logger    *slog.Logger
+	// OnCommit, if set, is called once for every change to a table that
+	// policy allowed, committed or not, on the committing goroutine.
+	OnCommit func(context.Context, CommitEvent)
 }
 
 // Lake is an open catalog plus warehouse.
@@ -61,6 +65,7 @@ type Lake struct {
 	warehouse string
 	authz     policy.Authorizer
 	log       *slog.Logger
+	onCommit  func(context.Context, CommitEvent)
 }
 
 // Open opens (creating if needed) the catalog and the warehouse directory.
@@ -103,7 +108,7 @@ func Open(ctx context.Context, opts Options) (*Lake, error) {
 		db.Close()
 		return nil, fmt.Errorf("open catalog %s: %w", path, err)
 	}
-	return &Lake{db: db, cat: cat, warehouse: opts.Warehouse, authz: opts.Authz, log: opts.Logger}, nil
+	return &Lake{db: db, cat: cat, warehouse: opts.Warehouse, authz: opts.Authz, log: opts.Logger, onCommit: opts.OnCommit}, nil
 }
 
 // Close releases the catalog database.
@@ -317,9 +322,14 @@ func (l *Lake) CreateTable(ctx context.Context, id Ident, schema *iceberg.Schema
 	if spec != nil {
 		opts = append(opts, catalog.WithPartitionSpec(spec))
 	}
+	start := time.Now()
 	tbl, err := l.cat.CreateTable(ctx, id.iceberg(), schema, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("create table %s: %w", id, err)
+		err = fmt.Errorf("create table %s: %w", id, err)
+	}
+	l.emit(ctx, CommitEvent{Table: id, Operation: OpCreate}, start, tbl, err)
+	if err != nil {
+		return nil, err
 	}
 	return tbl, nil
 }
@@ -353,6 +363,7 @@ func (l *Lake) DropTable(ctx context.Context, id Ident, purge, ifExists bool) er
 	if err := l.authz.Authorize(ctx, policy.Admin, id.resource()); err != nil {
 		return err
 	}
+	start := time.Now()
 	var err error
 	if purge {
 		var tbl *table.Table
@@ -378,9 +389,10 @@ func (l *Lake) DropTable(ctx context.Context, id Ident, purge, ifExists bool) er
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("drop table %s: %w", id, err)
+		err = fmt.Errorf("drop table %s: %w", id, err)
 	}
-	return nil
+	l.emit(ctx, CommitEvent{Table: id, Operation: OpDrop}, start, nil, err)
+	return err
 }
 
 // RenameTable renames (and possibly moves between namespaces) a table.
@@ -394,10 +406,13 @@ func (l *Lake) RenameTable(ctx context.Context, from, to Ident) error {
 	if err := validName("table", to.Name); err != nil {
 		return err
 	}
-	if _, err := l.cat.RenameTable(ctx, from.iceberg(), to.iceberg()); err != nil {
-		return fmt.Errorf("rename table %s to %s: %w", from, to, err)
+	start := time.Now()
+	tbl, err := l.cat.RenameTable(ctx, from.iceberg(), to.iceberg())
+	if err != nil {
+		err = fmt.Errorf("rename table %s to %s: %w", from, to, err)
 	}
-	return nil
+	l.emit(ctx, CommitEvent{Table: from, To: to, Operation: OpRename}, start, tbl, err)
+	return err
 }
 
 // localPath turns a file:// location (or a plain path) into a local path.

@@ -54,11 +54,29 @@ func (l *Lake) CommitFiles(ctx context.Context, id Ident, base *table.Table, c C
 	// requirement that fails outright — two first commits to an empty table
 	// both "create" the main branch. A plain append is safe to replay on
 	// the refreshed table, so edp retries those.
+	ev := CommitEvent{Table: id, Operation: OpAppend, Job: c.Job, AddedFiles: len(c.Data), DeleteFiles: len(c.Deletes)}
+	if len(c.Deletes) > 0 {
+		ev.Operation = OpRowDelta
+	}
+	for _, f := range c.Data {
+		ev.AddedRows += f.Count()
+	}
+	start := time.Now()
+	tbl, err := l.commitRetrying(ctx, id, base, c, props, &ev)
+	l.emit(ctx, ev, start, tbl, err)
+	return tbl, err
+}
+
+func (l *Lake) commitRetrying(ctx context.Context, id Ident, base *table.Table, c Commit, props iceberg.Properties, ev *CommitEvent) (*table.Table, error) {
 	const attempts = 8
 	for attempt := 1; ; attempt++ {
+		ev.Attempts = attempt
 		tbl, err := l.commitOnce(ctx, base, c, props)
 		if err == nil {
 			return tbl, nil
+		}
+		if isConflict(err) {
+			ev.Conflicts++
 		}
 		appendOnly := len(c.Deletes) == 0 && c.Tx == nil
 		if !appendOnly || attempt == attempts || !isConflict(err) {
@@ -186,6 +204,19 @@ func (l *Lake) adminTx(ctx context.Context, id Ident) (*table.Transaction, error
 	return tbl.NewTransaction(), nil
 }
 
+// commitTx commits a metadata-only transaction (what, e.g. "rollback s to
+// 42", names it in errors) and reports it as one CommitEvent of op.
+func (l *Lake) commitTx(ctx context.Context, id Ident, tx *table.Transaction, op, what string) (*table.Table, error) {
+	start := time.Now()
+	tbl, err := tx.Commit(ctx)
+	if err != nil {
+		err = fmt.Errorf("%s: %w", what, err)
+		tbl = nil
+	}
+	l.emit(ctx, CommitEvent{Table: id, Operation: op}, start, tbl, err)
+	return tbl, err
+}
+
 // Rollback makes snapshotID the table's current snapshot again. Later
 // snapshots stay in the metadata, so time travel to them still works.
 func (l *Lake) Rollback(ctx context.Context, id Ident, snapshotID int64) error {
@@ -196,10 +227,8 @@ func (l *Lake) Rollback(ctx context.Context, id Ident, snapshotID int64) error {
 	if err := tx.RollbackToSnapshot(snapshotID); err != nil {
 		return fmt.Errorf("rollback %s to %d: %w", id, snapshotID, err)
 	}
-	if _, err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("rollback %s to %d: %w", id, snapshotID, err)
-	}
-	return nil
+	_, err = l.commitTx(ctx, id, tx, OpRollback, fmt.Sprintf("rollback %s to %d", id, snapshotID))
+	return err
 }
 
 // StageSchema stages the schema changes fn makes in a transaction, without
@@ -235,11 +264,7 @@ func (l *Lake) EvolveSchema(ctx context.Context, id Ident, fn func(*table.Update
 	if err != nil {
 		return nil, err
 	}
-	out, err := tx.Commit(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("evolve schema of %s: %w", id, err)
-	}
-	return out, nil
+	return l.commitTx(ctx, id, tx, OpSchema, "evolve schema of "+id.String())
 }
 
 // EvolveSpec applies partition-spec changes in one commit. Existing files
@@ -256,11 +281,7 @@ func (l *Lake) EvolveSpec(ctx context.Context, id Ident, fn func(*table.UpdateSp
 	if err := u.Commit(); err != nil {
 		return nil, fmt.Errorf("evolve partitioning of %s: %w", id, err)
 	}
-	out, err := tx.Commit(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("evolve partitioning of %s: %w", id, err)
-	}
-	return out, nil
+	return l.commitTx(ctx, id, tx, OpPartitioning, "evolve partitioning of "+id.String())
 }
 
 // SetProperties sets and removes table properties in one commit.
@@ -282,7 +303,7 @@ func (l *Lake) SetProperties(ctx context.Context, id Ident, set map[string]strin
 			return fmt.Errorf("remove properties of %s: %w", id, err)
 		}
 	}
-	_, err = tx.Commit(ctx)
+	_, err = l.commitTx(ctx, id, tx, OpProperties, "set properties of "+id.String())
 	return err
 }
 

@@ -1,6 +1,6 @@
 // Package render writes query results to a writer in one of a few formats:
-// an aligned text table for people, and CSV, JSON, JSON Lines and Parquet
-// for programs.
+// an aligned text table for people, and CSV, JSON, JSON Lines, Parquet and
+// the Arrow IPC stream format for programs.
 //
 // Results arrive as a [Rows] stream whose values are whatever database/sql
 // hands back when scanning the DuckDB driver's columns into any. Every
@@ -11,7 +11,11 @@
 //
 // Column types are DuckDB type names (BIGINT, DECIMAL(10,2), TIMESTAMP WITH
 // TIME ZONE, INTEGER[], STRUCT(...)). They decide alignment in tables, how
-// dates and times are spelled, which strings are JSON numbers, and the Parquet
-// schema. An empty or unknown type is fine: values are then rendered by their
-// Go type, and Parquet stores them as text.
+// dates and times are spelled, which strings are JSON numbers, and the Arrow
+// schema that Parquet and Arrow output share. An empty or unknown type is
+// fine: values are then rendered by their Go type, and Parquet and Arrow
+// store them as text.
+//
+// Any package that shows or serves query results may import render; it
+// imports nothing from internal/.
 package render

@@ -82,8 +82,11 @@ func column(t *testing.T, tbl arrow.Table, name string) []any {
 	return out
 }
 
-func TestParquetRoundTrip(t *testing.T) {
-	cols := []Column{
+// allTypes is a result with a column of every type the Arrow mapping
+// distinguishes, shared by the Parquet and Arrow round trips: the Arrow
+// type each column should get, and the values read back through column.
+func allTypes() (cols []Column, data [][]any, wantTypes map[string]string, want map[string][]any) {
+	cols = []Column{
 		{"i64", "BIGINT"}, {"i32", "INTEGER"}, {"i16", "SMALLINT"}, {"i8", "TINYINT"},
 		{"u64", "UBIGINT"}, {"f64", "DOUBLE"}, {"f32", "REAL"}, {"b", "BOOLEAN"},
 		{"s", "VARCHAR"}, {"d", "DATE"}, {"ts", "TIMESTAMP"}, {"tstz", "TIMESTAMP WITH TIME ZONE"},
@@ -93,7 +96,7 @@ func TestParquetRoundTrip(t *testing.T) {
 	est := time.FixedZone("EST", -5*3600)
 	tod := time.Date(1, 1, 1, 13, 14, 15, 500000000, time.UTC)
 	wide, _ := new(big.Int).SetString("12345678901234567890123456789012", 10)
-	data := [][]any{
+	data = [][]any{
 		{int64(math.MaxInt64), int32(math.MinInt32), int16(-300), int8(127),
 			uint64(math.MaxUint64), 1.25, float32(0.5), true,
 			"漢字 with \"quotes\"\nand newline", day1, ts1, ts1.In(est),
@@ -106,38 +109,14 @@ func TestParquetRoundTrip(t *testing.T) {
 			dec("-0.05"), int64(7), []byte{}, tod,
 			big.NewInt(-1), []any{}, ""},
 	}
-	var buf bytes.Buffer
-	n, err := Write(&buf, Parquet, SliceRows(cols, data), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 3 {
-		t.Errorf("n = %d", n)
-	}
-	tbl := readParquet(t, buf.Bytes())
-	if tbl.NumRows() != 3 {
-		t.Fatalf("%d rows read back", tbl.NumRows())
-	}
-
-	wantTypes := map[string]string{
+	wantTypes = map[string]string{
 		"i64": "int64", "i32": "int32", "i16": "int16", "i8": "int8", "u64": "uint64",
 		"f64": "float64", "f32": "float32", "b": "bool", "s": "utf8", "d": "date32",
 		"ts": "timestamp[us]", "tstz": "timestamp[us, tz=UTC]", "dec": "decimal(10, 2)",
 		"wide": "decimal(38, 4)", "blob": "binary", "tm": "time64[us]", "big": "utf8",
 		"list": "utf8", "s_1": "utf8",
 	}
-	for name, want := range wantTypes {
-		idx := tbl.Schema().FieldIndices(name)
-		if len(idx) != 1 {
-			t.Errorf("no single column %q in %s", name, tbl.Schema())
-			continue
-		}
-		if got := tbl.Schema().Field(idx[0]).Type.String(); got != want {
-			t.Errorf("%s: type %s, want %s", name, got, want)
-		}
-	}
-
-	want := map[string][]any{
+	want = map[string][]any{
 		"i64":  {int64(math.MaxInt64), nil, int64(-1)},
 		"i32":  {int32(math.MinInt32), nil, int32(2)},
 		"i16":  {int16(-300), nil, int16(3)},
@@ -158,14 +137,54 @@ func TestParquetRoundTrip(t *testing.T) {
 		"list": {"[1, NULL]", nil, "[]"},
 		"s_1":  {"second s", nil, ""},
 	}
+	return cols, data, wantTypes, want
+}
+
+// checkAllTypes compares a table read back from either format with
+// allTypes' expectations.
+func checkAllTypes(t *testing.T, tbl arrow.Table, wantTypes map[string]string, want map[string][]any) {
+	t.Helper()
+	if tbl.NumRows() != 3 {
+		t.Fatalf("%d rows read back, want 3", tbl.NumRows())
+	}
+	if got := tbl.NumCols(); got != int64(len(wantTypes)) {
+		t.Errorf("%d columns read back, want %d", got, len(wantTypes))
+	}
+	for name, want := range wantTypes {
+		idx := tbl.Schema().FieldIndices(name)
+		if len(idx) != 1 {
+			t.Errorf("no single column %q in %s", name, tbl.Schema())
+			continue
+		}
+		if got := tbl.Schema().Field(idx[0]).Type.String(); got != want {
+			t.Errorf("%s: type %s, want %s", name, got, want)
+		}
+	}
 	for name, w := range want {
 		got := column(t, tbl, name)
+		if len(got) != len(w) {
+			t.Errorf("%s: %d values, want %d", name, len(got), len(w))
+			continue
+		}
 		for i := range w {
 			if got[i] != w[i] {
 				t.Errorf("%s[%d] = %#v, want %#v", name, i, got[i], w[i])
 			}
 		}
 	}
+}
+
+func TestParquetRoundTrip(t *testing.T) {
+	cols, data, wantTypes, want := allTypes()
+	var buf bytes.Buffer
+	n, err := Write(&buf, Parquet, SliceRows(cols, data), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("n = %d, want 3", n)
+	}
+	checkAllTypes(t, readParquet(t, buf.Bytes()), wantTypes, want)
 }
 
 func TestParquetRowGroups(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // Column describes one result column.
@@ -31,9 +33,11 @@ const (
 	JSON    Format = "json"
 	JSONL   Format = "jsonl"
 	Parquet Format = "parquet"
+	// Arrow is the Arrow IPC stream format, ArrowStreamMediaType.
+	Arrow Format = "arrow"
 )
 
-var formats = []Format{Table, CSV, JSON, JSONL, Parquet}
+var formats = []Format{Table, CSV, JSON, JSONL, Parquet, Arrow}
 
 // Formats lists the supported formats in the order help texts show them.
 func Formats() []Format {
@@ -70,7 +74,8 @@ type Options struct {
 	// "…". Zero means DefaultMaxColWidth; negative means no cap.
 	MaxColWidth int
 	// NullString is how NULL is shown: "NULL" in tables and the empty
-	// string in CSV when left empty. JSON and Parquet have real nulls.
+	// string in CSV when left empty. JSON, Parquet and Arrow have real
+	// nulls.
 	NullString string
 	// Footer makes the table format end with "(N rows)".
 	Footer bool
@@ -78,7 +83,8 @@ type Options struct {
 
 // Write renders rows to w in format f and reports how many rows it wrote.
 // It stops at the first error from rows or w. Write does not close w, so
-// os.Stdout is a fine destination for every format, Parquet included.
+// os.Stdout is a fine destination for every format, Parquet and Arrow
+// included.
 func Write(w io.Writer, f Format, rows Rows, opts Options) (n int64, err error) {
 	switch f {
 	case Table:
@@ -90,7 +96,9 @@ func Write(w io.Writer, f Format, rows Rows, opts Options) (n int64, err error) 
 	case JSONL:
 		return writeJSON(w, rows, true)
 	case Parquet:
-		return writeParquet(w, rows)
+		return writeParquet(w, rows, memory.DefaultAllocator)
+	case Arrow:
+		return writeArrow(w, rows, memory.DefaultAllocator)
 	}
 	_, err = ParseFormat(string(f))
 	return 0, err
@@ -119,7 +127,7 @@ func (r *sliceRows) Next() ([]any, error) {
 }
 
 // uniqueNames gives every column a distinct, non-empty name. JSON objects
-// and Parquet schemas need that, while SQL happily returns two columns
+// and Arrow schemas (Parquet's included) need that, while SQL happily returns two columns
 // both called "id".
 func uniqueNames(cols []Column) []string {
 	names := make([]string, len(cols))

@@ -107,7 +107,7 @@ func render(t *testing.T, f Format, rows Rows, opts Options) (string, int64) {
 }
 
 func TestParseFormat(t *testing.T) {
-	for _, s := range []string{"table", "CSV", " json ", "JsonL", "parquet"} {
+	for _, s := range []string{"table", "CSV", " json ", "JsonL", "parquet", "Arrow"} {
 		if _, err := ParseFormat(s); err != nil {
 			t.Errorf("ParseFormat(%q): %v", s, err)
 		}

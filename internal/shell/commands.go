@@ -132,8 +132,8 @@ func (s *shell) setFormat(args []string) error {
 	if err != nil {
 		return err
 	}
-	if f == render.Parquet && s.interactive {
-		return errParquetTerminal
+	if binaryFormat(f) && s.interactive {
+		return errBinaryTerminal
 	}
 	s.format = f
 	fmt.Fprintf(s.diag(), "Output format is %s.\n", s.format)

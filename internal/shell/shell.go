@@ -65,8 +65,8 @@ var errCanceled = errors.New("query canceled")
 // session. It ends on \q, quit, exit or Ctrl-D.
 func Run(ctx context.Context, ex Executor, opts Options) error {
 	s := newShell(ex, opts)
-	if s.interactive && s.format == render.Parquet {
-		return errParquetTerminal
+	if s.interactive && binaryFormat(s.format) {
+		return errBinaryTerminal
 	}
 	if !s.interactive {
 		in := opts.In
@@ -92,7 +92,11 @@ func (s *shell) run(ctx context.Context, in lineReader) error {
 	return err
 }
 
-var errParquetTerminal = errors.New("parquet output is binary and not for a terminal; write it to a file from a non-interactive run")
+var errBinaryTerminal = errors.New("parquet and arrow output are binary and not for a terminal; write them to a file from a non-interactive run")
+
+// binaryFormat reports formats that are one binary document per output:
+// not for a terminal, and unable to hold a second result set.
+func binaryFormat(f render.Format) bool { return f == render.Parquet || f == render.Arrow }
 
 type shell struct {
 	// ctx is Run's context, kept for tab completion, which liner calls
@@ -335,8 +339,8 @@ func (s *shell) print(ctx context.Context, rows render.Rows) error {
 	if c, ok := rows.(io.Closer); ok {
 		defer c.Close()
 	}
-	if s.format == render.Parquet && s.results > 0 {
-		return errors.New("parquet output holds a single result set; this input produces more than one")
+	if binaryFormat(s.format) && s.results > 0 {
+		return fmt.Errorf("%s output holds a single result set; this input produces more than one", s.format)
 	}
 	s.results++
 	_, err := render.Write(s.out, s.format, ctxRows{ctx: ctx, Rows: rows}, render.Options{Footer: true})

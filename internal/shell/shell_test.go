@@ -290,7 +290,7 @@ func TestParquetSingleResult(t *testing.T) {
 		t.Errorf("second parquet result: err = %v", err)
 	}
 	err = Run(context.Background(), newFake(), Options{Interactive: true, Format: render.Parquet, Out: io.Discard, Err: io.Discard})
-	if !errors.Is(err, errParquetTerminal) {
+	if !errors.Is(err, errBinaryTerminal) {
 		t.Errorf("interactive parquet: err = %v", err)
 	}
 }
@@ -356,7 +356,7 @@ func TestInteractiveSession(t *testing.T) {
 	if n := strings.Count(errw.String(), "Error: "); n != 4 {
 		t.Errorf("%d errors reported, want 4:\n%s", n, errw)
 	}
-	if !strings.Contains(errw.String(), "Error: parquet output is binary") {
+	if !strings.Contains(errw.String(), "Error: parquet and arrow output are binary") {
 		t.Errorf("parquet not refused:\n%s", errw)
 	}
 	wantPrompts := []string{"edp> ", "edp> ", "edp> ", "  -> ", "  -> ", "edp> ", "edp> ", "edp> ", "edp> ", "  -> ", "edp> ", "edp> "}
