@@ -200,7 +200,7 @@ func checkSilver(t *testing.T, db *sql.DB, want expectations) {
 	if n != testScale.Customers || distinct != n {
 		t.Errorf("silver.customers: %d rows, %d distinct ids; want %d unique", n, distinct, testScale.Customers)
 	}
-	rows := query(t, db, "SELECT customer_id, email, marketing_opt_in IS NOT NULL FROM silver.customers")
+	rows := queryRows(t, db, "SELECT customer_id, email, marketing_opt_in IS NOT NULL FROM silver.customers")
 	for rows.Next() {
 		var id int
 		var email string
@@ -221,7 +221,7 @@ func checkSilver(t *testing.T, db *sql.DB, want expectations) {
 	if n != testScale.Orders || distinct != n {
 		t.Errorf("silver.orders: %d rows, %d distinct ids; want %d unique", n, distinct, testScale.Orders)
 	}
-	rows = query(t, db, "SELECT order_id, order_ts, CAST(order_date AS VARCHAR), status FROM silver.orders")
+	rows = queryRows(t, db, "SELECT order_id, order_ts, CAST(order_date AS VARCHAR), status FROM silver.orders")
 	for rows.Next() {
 		var id int
 		var ts time.Time
@@ -263,7 +263,7 @@ func checkGold(t *testing.T, db *sql.DB, want expectations) {
 		t.Errorf("gold revenue %s, computed in Go %s", total, money(want.revenue))
 	}
 
-	rows := query(t, db, "SELECT region, CAST(sum(revenue) AS VARCHAR), sum(orders) FROM gold.daily_revenue_by_region GROUP BY region")
+	rows := queryRows(t, db, "SELECT region, CAST(sum(revenue) AS VARCHAR), sum(orders) FROM gold.daily_revenue_by_region GROUP BY region")
 	regions := 0
 	for rows.Next() {
 		var region, rev string
@@ -489,7 +489,7 @@ func mustExec(t *testing.T, db *sql.DB, q string) {
 	}
 }
 
-func query(t *testing.T, db *sql.DB, q string) *sql.Rows {
+func queryRows(t *testing.T, db *sql.DB, q string) *sql.Rows {
 	t.Helper()
 	rows, err := db.Query(q)
 	if err != nil {
