@@ -8,6 +8,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -79,21 +80,47 @@ type Options struct {
 	// CheckpointEvery makes Append sign the head every so many entries;
 	// 0 means DefaultCheckpointEvery, negative disables automatic ones.
 	CheckpointEvery int
-	// Clock stamps entries and checkpoints; nil means time.Now.
+	// Clock stamps entries and checkpoints; nil means time.Now. It is
+	// called by the writer goroutine while a batch's transaction is open.
 	Clock func() time.Time
+
+	batchHook func(size int) // tests only, see export_test.go
 }
 
 // Log appends to and reads the audit tables of one database.
 type Log struct {
-	db     *sql.DB
-	signer ed25519.PrivateKey
-	every  int
-	clock  func() time.Time
+	db        *sql.DB
+	signer    ed25519.PrivateKey
+	every     int
+	clock     func() time.Time
+	batchHook func(size int) // tests only: called by the writer before each batch
 
-	mu       sync.Mutex // serializes writers on conn
-	conn     *sql.Conn  // pinned writer connection, nil until needed or after a failure
-	prevSync int        // the pool's synchronous setting, restored on Close
-	closed   bool
+	mu         sync.Mutex // serializes writers on conn
+	conn       *sql.Conn  // pinned writer connection, nil until needed or after a failure
+	prevSync   int        // the pool's synchronous setting, restored on Close
+	connClosed bool       // set by Close once the writer goroutine has stopped
+
+	qmu     sync.Mutex // guards queue and closed
+	queue   []*pending // accepted records not yet taken into a batch, in acceptance order
+	closed  bool       // no more records are accepted
+	wake    chan struct{}
+	stop    chan struct{} // closed by Close
+	stopped chan struct{} // closed by the writer goroutine when it returns
+}
+
+// maxBatch bounds how many records share one transaction, so that one
+// commit (and the time its waiters spend behind it) stays short however deep
+// the queue grows.
+const maxBatch = 256
+
+// pending is one Append waiting for its batch. The writer sets entry and err
+// before closing done.
+type pending struct {
+	rec     Record
+	details string
+	entry   Entry
+	err     error
+	done    chan struct{}
 }
 
 // The schema is SQLite's. A PostgreSQL port changes BLOB to BYTEA and
@@ -123,7 +150,8 @@ var schema = []string{
 // Open creates the audit tables in db if missing and returns a Log over
 // them. db is edp's metadata database (lake.DB()) and stays owned by the
 // caller. The Log pins one connection of db's pool for its writes, so the
-// pool must allow at least two open connections.
+// pool must allow at least two open connections, and runs one writer
+// goroutine until Close.
 func Open(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 	if opts.Signer != nil && len(opts.Signer) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("%w: signing key has %d bytes, want %d", ErrInvalid, len(opts.Signer), ed25519.PrivateKeySize)
@@ -139,14 +167,19 @@ func Open(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 			return nil, fmt.Errorf("create audit tables: %w", err)
 		}
 	}
-	l := &Log{db: db, signer: opts.Signer, every: opts.CheckpointEvery, clock: opts.Clock}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l := &Log{
+		db: db, signer: opts.Signer, every: opts.CheckpointEvery, clock: opts.Clock, batchHook: opts.batchHook,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
+	}
 	// Acquire the writer now so a misconfigured database fails at startup
 	// rather than on the first audited action.
-	if _, err := l.writer(ctx); err != nil {
+	l.mu.Lock()
+	_, err := l.writer(ctx)
+	l.mu.Unlock()
+	if err != nil {
 		return nil, err
 	}
+	go l.run()
 	return l, nil
 }
 
@@ -159,7 +192,7 @@ func Open(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 // while the lake's other connections keep their faster setting.
 // Must be called with l.mu held.
 func (l *Log) writer(ctx context.Context) (*sql.Conn, error) {
-	if l.closed {
+	if l.connClosed {
 		return nil, ErrClosed
 	}
 	if l.conn != nil {
@@ -190,15 +223,29 @@ func (l *Log) writer(ctx context.Context) (*sql.Conn, error) {
 	return c, nil
 }
 
-// Close releases the writer connection, restoring its synchronous setting.
-// It does not close the database.
+// Close stops accepting appends: an Append that starts after Close has
+// begun returns ErrClosed. Records already accepted are not dropped: Close
+// waits until the writer has written them (their Appends return their entries,
+// or their batch's error, as usual), then stops the writer goroutine and
+// releases the writer connection, restoring its synchronous setting. It does
+// not close the database. Calling Close again returns nil once the first
+// call has finished.
 func (l *Log) Close() error {
+	l.qmu.Lock()
+	already := l.closed
+	l.closed = true
+	l.qmu.Unlock()
+	if !already {
+		close(l.stop)
+	}
+	<-l.stopped
+
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
+	if l.connClosed {
 		return nil
 	}
-	l.closed = true
+	l.connClosed = true
 	if l.conn == nil {
 		return nil
 	}
@@ -246,9 +293,28 @@ func (l *Log) rollback(ctx context.Context, c *sql.Conn) {
 	l.conn = nil
 }
 
-// Append adds rec as the next entry and returns it once it is committed to
-// disk. Every CheckpointEvery entries it also signs the new head, in the
-// same transaction.
+// Append adds rec as the next entry and returns it once it is durable: the
+// transaction holding it has committed on the writer connection, which runs
+// with synchronous=FULL, so SQLite has fsynced it (to the WAL in WAL mode)
+// and the entry survives a crash of the process or of the machine, as far as
+// the disk honours fsync. Every CheckpointEvery-th entry is also signed in
+// the same transaction.
+//
+// Concurrent Appends share transactions (group commit): one writer goroutine
+// takes up to 256 queued records at a time and writes them, in the order
+// Append accepted them, in one transaction with one fsync. So the chain
+// follows acceptance order, and an entry whose Append returned before another
+// Append began has the lower seq.
+//
+// An error means the entry is not in the log. If the transaction fails,
+// every Append in it returns the error and none of its records is written.
+// If ctx ends while rec is still queued, Append withdraws it and returns
+// ctx.Err(); once rec is in a transaction, Append waits for that
+// transaction's outcome whatever ctx does, so a returned entry is always
+// durable and a context error never hides a written one. (As with any
+// database, an fsync that itself fails during COMMIT leaves SQLite unable to
+// say what reached the disk; Verify remains the judge.) After Close, Append
+// returns ErrClosed.
 func (l *Log) Append(ctx context.Context, rec Record) (Entry, error) {
 	rec.Principal, rec.Action = clean(rec.Principal), clean(rec.Action)
 	rec.Resource, rec.Outcome = clean(rec.Resource), clean(rec.Outcome)
@@ -260,40 +326,140 @@ func (l *Log) Append(ctx context.Context, rec Record) (Entry, error) {
 		return Entry{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 
+	p := &pending{rec: rec, details: details, done: make(chan struct{})}
+	l.qmu.Lock()
+	if l.closed {
+		l.qmu.Unlock()
+		return Entry{}, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		l.qmu.Unlock()
+		return Entry{}, err
+	}
+	l.queue = append(l.queue, p)
+	l.qmu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default: // the writer already has a wake-up pending and will see p
+	}
+
+	select {
+	case <-p.done:
+		return p.entry, p.err
+	case <-ctx.Done():
+	}
+	l.qmu.Lock()
+	if i := slices.Index(l.queue, p); i >= 0 {
+		l.queue = slices.Delete(l.queue, i, i+1)
+		l.qmu.Unlock()
+		return Entry{}, ctx.Err()
+	}
+	l.qmu.Unlock()
+	// The writer has taken p: it may already be committed, so the caller
+	// must learn the outcome.
+	<-p.done
+	return p.entry, p.err
+}
+
+// run is the writer goroutine. It writes batches while there are queued
+// records and, once Close stops it, drains what was accepted before
+// returning.
+func (l *Log) run() {
+	defer close(l.stopped)
+	for {
+		select {
+		case <-l.wake:
+			for l.flush() {
+			}
+		case <-l.stop:
+			for l.flush() {
+			}
+			return
+		}
+	}
+}
+
+// flush writes the oldest queued records (at most maxBatch) in one
+// transaction and wakes their Appends. It reports false if the queue was
+// empty.
+func (l *Log) flush() bool {
+	l.qmu.Lock()
+	n := min(len(l.queue), maxBatch)
+	batch := slices.Clone(l.queue[:n])
+	l.queue = slices.Delete(l.queue, 0, n)
+	l.qmu.Unlock()
+	if n == 0 {
+		return false
+	}
+	if l.batchHook != nil {
+		l.batchHook(n)
+	}
+	entries, err := l.writeBatch(batch)
+	for i, p := range batch {
+		if err != nil {
+			p.err = err
+		} else {
+			p.entry = entries[i]
+		}
+		close(p.done)
+	}
+	return true
+}
+
+// writeBatch appends batch's records in order in one transaction, signing a
+// checkpoint at every multiple of CheckpointEvery it crosses. It returns all
+// the entries or, if anything failed, none: the transaction is rolled back
+// whole, so the next batch starts from the same head.
+//
+// No caller's ctx governs it: the batch belongs to all of its waiters, and
+// one of them giving up must not fail the others. busy_timeout bounds the
+// wait for another process's write lock.
+func (l *Log) writeBatch(batch []*pending) ([]Entry, error) {
+	ctx := context.Background()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var e Entry
-	err = l.inTx(ctx, func(c *sql.Conn) error {
+	entries := make([]Entry, 0, len(batch))
+	err := l.inTx(ctx, func(c *sql.Conn) error {
 		seq, prev, err := head(ctx, c)
 		if err != nil {
 			return err
 		}
-		seq++
-		// The clock is read under the lock so timestamps follow seq
-		// order, unless the system clock itself steps back.
-		ts := formatTime(l.clock())
-		h := entryHash(seq, ts, rec.Principal, rec.Action, rec.Resource, rec.Outcome, details, prev)
-		_, err = c.ExecContext(ctx, `INSERT INTO edp_audit_log
+		ins, err := c.PrepareContext(ctx, `INSERT INTO edp_audit_log
 			(seq, ts, principal, action, resource, outcome, details, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			seq, ts, rec.Principal, rec.Action, rec.Resource, rec.Outcome, details, prev, h)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
-			return fmt.Errorf("audit: append entry %d: %w", seq, err)
+			return fmt.Errorf("audit: prepare append: %w", err)
 		}
-		if l.signer != nil && l.every > 0 && seq%int64(l.every) == 0 {
-			if _, err := l.sign(ctx, c, seq, h); err != nil {
-				return err
+		defer ins.Close()
+		for _, p := range batch {
+			rec := p.rec
+			seq++
+			// The clock is read by the one writer, in seq order, so
+			// timestamps follow seq unless the system clock steps back.
+			ts := formatTime(l.clock())
+			h := entryHash(seq, ts, rec.Principal, rec.Action, rec.Resource, rec.Outcome, p.details, prev)
+			_, err := ins.ExecContext(ctx, seq, ts, rec.Principal, rec.Action, rec.Resource, rec.Outcome, p.details, prev, h)
+			if err != nil {
+				return fmt.Errorf("audit: append entry %d: %w", seq, err)
 			}
+			if l.signer != nil && l.every > 0 && seq%int64(l.every) == 0 {
+				if _, err := l.sign(ctx, c, seq, h); err != nil {
+					return err
+				}
+			}
+			t, _ := time.Parse(tsLayout, ts)
+			rec.Details = decodeDetails(p.details)
+			// Each caller gets its own PrevHash: otherwise it would alias the
+			// previous caller's Hash, or for entry 1 the package's genesis.
+			entries = append(entries, Entry{Seq: seq, Time: t, Record: rec, PrevHash: bytes.Clone(prev), Hash: h})
+			prev = h
 		}
-		t, _ := time.Parse(tsLayout, ts)
-		rec.Details = decodeDetails(details)
-		e = Entry{Seq: seq, Time: t, Record: rec, PrevHash: prev, Hash: h}
 		return nil
 	})
 	if err != nil {
-		return Entry{}, err
+		return nil, err
 	}
-	return e, nil
+	return entries, nil
 }
 
 // Checkpoint signs the current head now (for example at shutdown, so the

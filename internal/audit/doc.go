@@ -5,6 +5,12 @@
 // Ed25519 key. Verify walks the chain and the signed checkpoints and names the
 // first entry that was modified, deleted, inserted, reordered or truncated.
 //
+// Append returns only once its entry is durable (committed with
+// synchronous=FULL). Concurrent Appends are group-committed: one writer
+// goroutine writes whatever is queued, in acceptance order, in one
+// transaction with one fsync, so a server can audit every request without
+// serializing its clients on the disk.
+//
 // What it guarantees: anyone who can write the database but does not hold the
 // signing key cannot change, remove or reorder entries up to the last
 // checkpoint without Verify noticing. Entries after the last checkpoint are

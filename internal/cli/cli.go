@@ -17,6 +17,8 @@ import (
 	"github.com/edp-data/edp/internal/lake"
 	"github.com/edp-data/edp/internal/query"
 	"github.com/edp-data/edp/internal/render"
+	"github.com/edp-data/edp/internal/server"
+	"github.com/edp-data/edp/internal/telemetry"
 )
 
 // Version is set at build time with -ldflags "-X …/cli.Version=…".
@@ -40,7 +42,7 @@ type app struct {
 	out    io.Writer
 	errw   io.Writer
 	cfg    *config.Config
-	lake   *lake.Lake
+	plat   *server.Platform
 	engine *query.Engine
 	log    *slog.Logger
 }
@@ -62,10 +64,10 @@ batch loading and zero setup: data lives in ./edp-data unless told otherwise.`,
 			}
 			a.cfg = cfg
 			a.cmd = cmd
-			a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
-			if cfg.Log.Format == config.LogFormatJSON {
-				a.log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+			if cfg.Server != "" && localOnly(cmd) {
+				return fmt.Errorf("%q works on a local data directory and does not take --server (EDP_SERVER); run it where the server's data directory is", cmd.CommandPath())
 			}
+			a.log = telemetry.NewLogger(stderr, cfg.Log.Format, cfg.SlogLevel())
 			return nil
 		},
 		PersistentPostRunE: func(*cobra.Command, []string) error { return a.close() },
@@ -74,8 +76,21 @@ batch loading and zero setup: data lives in ./edp-data unless told otherwise.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	config.Bind(root.PersistentFlags())
-	root.AddCommand(a.sqlCmd(), a.loadCmd(), a.demoCmd(), a.configCmd(), a.namespaceCmd(), a.tableCmd())
+	root.AddCommand(a.sqlCmd(), a.loadCmd(), a.demoCmd(), a.configCmd(), a.namespaceCmd(), a.tableCmd(),
+		a.serveCmd(), a.userCmd(), a.apikeyCmd(), a.auditCmd(), a.loginCmd(), a.logoutCmd())
 	return root
+}
+
+// localOnlyCommands act on the data directory itself, never on a server.
+var localOnlyCommands = map[string]bool{"serve": true, "demo": true, "user": true, "apikey": true, "audit": true}
+
+func localOnly(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		if localOnlyCommands[c.Name()] && c.Parent() != nil && c.Parent().Parent() == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // ctx returns the command's context carrying the local operator: whoever
@@ -84,20 +99,26 @@ func (a *app) ctx() context.Context {
 	return auth.WithPrincipal(a.cmd.Context(), auth.LocalOperator())
 }
 
+// openPlatform opens the data directory's lake, accounts and audit log;
+// commits made through it are audited like the server's.
+func (a *app) openPlatform() (*server.Platform, error) {
+	if a.plat != nil {
+		return a.plat, nil
+	}
+	p, err := server.Open(a.ctx(), a.cfg, server.Deps{Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	a.plat = p
+	return p, nil
+}
+
 func (a *app) openLake() (*lake.Lake, error) {
-	if a.lake != nil {
-		return a.lake, nil
-	}
-	wh, err := a.cfg.WarehousePath()
+	p, err := a.openPlatform()
 	if err != nil {
 		return nil, err
 	}
-	l, err := lake.Open(a.ctx(), lake.Options{CatalogURI: a.cfg.CatalogURI(), Warehouse: wh, Logger: a.log})
-	if err != nil {
-		return nil, err
-	}
-	a.lake = l
-	return l, nil
+	return p.Lake, nil
 }
 
 func (a *app) openEngine() (*query.Engine, error) {
@@ -128,8 +149,8 @@ func (a *app) close() error {
 	if a.engine != nil {
 		errs = append(errs, a.engine.Close())
 	}
-	if a.lake != nil {
-		errs = append(errs, a.lake.Close())
+	if a.plat != nil {
+		errs = append(errs, a.plat.Close())
 	}
 	return errors.Join(errs...)
 }

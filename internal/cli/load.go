@@ -3,10 +3,13 @@ package cli
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/edp-data/edp/internal/client"
 	"github.com/edp-data/edp/internal/ingest"
 	"github.com/edp-data/edp/internal/lake"
 )
@@ -34,6 +37,15 @@ error names its file, line and column. --bad-rows=skip drops bad rows and
 			id, err := lake.ParseIdent(tableName)
 			if err != nil {
 				return err
+			}
+			if a.remote() {
+				var h *bool
+				if header || noHeader {
+					v := header && !noHeader
+					h = &v
+				}
+				return a.remoteLoad(id, files, client.LoadOptions{Format: format, PartitionBy: partitionBy, Evolve: evolve,
+					BadRows: badRows, Delimiter: delim, Quote: quote, Header: h, Nulls: nulls, Properties: props})
 			}
 			l, err := a.openLake()
 			if err != nil {
@@ -68,16 +80,7 @@ error names its file, line and column. --bad-rows=skip drops bad rows and
 			if err != nil {
 				return err
 			}
-			verb := "appended to"
-			if res.Created {
-				verb = "created"
-			}
-			rate := float64(res.Rows) / res.Elapsed.Seconds()
-			fmt.Fprintf(a.errw, "%s %s: %d rows from %d files in %.2fs (%.0f rows/s)", verb, res.Table, res.Rows, res.Files, res.Elapsed.Seconds(), rate)
-			if res.Rejected > 0 {
-				fmt.Fprintf(a.errw, "; %d bad rows %s", res.Rejected, map[string]string{"skip": "skipped", "quarantine": "quarantined to " + res.Table.String() + "__rejected"}[badRows])
-			}
-			fmt.Fprintln(a.errw)
+			a.printLoad(res.Table.String(), res.Created, res.Rows, res.Rejected, res.Files, res.Elapsed, badRows)
 			return nil
 		},
 	}
@@ -95,6 +98,46 @@ error names its file, line and column. --bad-rows=skip drops bad rows and
 	f.BoolVar(&noHeader, "no-header", false, "CSV files have no header row")
 	f.StringSliceVar(&nulls, "null", nil, "CSV strings that mean NULL (repeatable)")
 	return c
+}
+
+// printLoad reports a committed load the same way whether it ran here or
+// on a server.
+func (a *app) printLoad(table string, created bool, rows, rejected int64, files int, elapsed time.Duration, badRows string) {
+	verb := "appended to"
+	if created {
+		verb = "created"
+	}
+	rate := float64(rows) / max(elapsed.Seconds(), 0.001)
+	fmt.Fprintf(a.errw, "%s %s: %d rows from %d files in %.2fs (%.0f rows/s)", verb, table, rows, files, elapsed.Seconds(), rate)
+	if rejected > 0 {
+		fmt.Fprintf(a.errw, "; %d bad rows %s", rejected, map[string]string{"skip": "skipped", "quarantine": "quarantined to " + table + "__rejected"}[badRows])
+	}
+	fmt.Fprintln(a.errw)
+}
+
+func (a *app) remoteLoad(id lake.Ident, patterns []string, o client.LoadOptions) error {
+	var files []string
+	for _, p := range patterns {
+		m, err := filepath.Glob(p)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if len(m) == 0 {
+			return fmt.Errorf("no file matches %s", p)
+		}
+		files = append(files, m...)
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	res, err := c.Load(a.ctx(), id.Namespace, id.Name, files, o)
+	if err != nil {
+		return err
+	}
+	a.printLoad(res.Table, res.Created, res.Rows, res.Rejected, res.Files, time.Since(start), o.BadRows)
+	return nil
 }
 
 // progressPrinter draws a one-line progress report on a terminal.

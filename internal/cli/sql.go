@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -30,14 +31,6 @@ Time travel: SELECT … FROM ns.t FOR VERSION AS OF <snapshot-id>
              (DuckDB's AT (VERSION => …) / AT (TIMESTAMP => …) work too)`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.openEngine()
-			if err != nil {
-				return err
-			}
-			format, err := a.format()
-			if err != nil {
-				return err
-			}
 			script := ""
 			switch {
 			case file != "":
@@ -48,7 +41,28 @@ Time travel: SELECT … FROM ns.t FOR VERSION AS OF <snapshot-id>
 				script = string(b)
 			case len(args) == 1:
 				script = args[0]
-			default:
+			case a.remote():
+				if isTerminal(a.in) {
+					return errors.New("the interactive shell runs on a local data directory; with --server pass statements as an argument, with -f FILE or on standard input")
+				}
+				b, err := io.ReadAll(a.in)
+				if err != nil {
+					return err
+				}
+				script = string(b)
+			}
+			if a.remote() {
+				return a.remoteSQL(script)
+			}
+			e, err := a.openEngine()
+			if err != nil {
+				return err
+			}
+			format, err := a.format()
+			if err != nil {
+				return err
+			}
+			if script == "" && file == "" && len(args) == 0 {
 				interactive := isTerminal(a.in) && isTerminal(a.out)
 				if interactive && a.cfg.Output == "auto" {
 					format = render.Table

@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/edp-data/edp/internal/client"
 	"github.com/edp-data/edp/internal/lake"
 	"github.com/edp-data/edp/internal/query"
-	"github.com/edp-data/edp/internal/render"
 )
 
 func (a *app) namespaceCmd() *cobra.Command {
@@ -16,6 +16,9 @@ func (a *app) namespaceCmd() *cobra.Command {
 	var ifNot, ifExists, cascade bool
 	create := &cobra.Command{Use: "create NAME", Short: "Create a namespace", Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
+			if a.remote() {
+				return a.withClient(func(c *client.Client) error { return c.CreateNamespace(a.ctx(), args[0], ifNot) })
+			}
 			l, err := a.openLake()
 			if err != nil {
 				return err
@@ -27,6 +30,9 @@ func (a *app) namespaceCmd() *cobra.Command {
 		RunE: func(*cobra.Command, []string) error { return a.runSQL("SHOW SCHEMAS") }}
 	drop := &cobra.Command{Use: "drop NAME", Short: "Drop a namespace", Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
+			if a.remote() {
+				return a.withClient(func(c *client.Client) error { return c.DropNamespace(a.ctx(), args[0], ifExists, cascade) })
+			}
 			l, err := a.openLake()
 			if err != nil {
 				return err
@@ -53,6 +59,9 @@ func (a *app) tableCmd() *cobra.Command {
 			id, err := lake.ParseIdent(args[0])
 			if err != nil {
 				return err
+			}
+			if a.remote() {
+				return a.remoteSQL("DESCRIBE " + quoteIdent(id.Namespace) + "." + quoteIdent(id.Name))
 			}
 			e, err := a.openEngine()
 			if err != nil {
@@ -82,11 +91,15 @@ func (a *app) tableCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("snapshot id %q is not a number", args[1])
 			}
-			l, err := a.openLake()
-			if err != nil {
-				return err
+			if a.remote() {
+				err = a.withClient(func(c *client.Client) error { return c.Rollback(a.ctx(), id.Namespace, id.Name, snap) })
+			} else {
+				var l *lake.Lake
+				if l, err = a.openLake(); err == nil {
+					err = l.Rollback(a.ctx(), id, snap)
+				}
 			}
-			if err := l.Rollback(a.ctx(), id, snap); err != nil {
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.errw, "%s rolled back to snapshot %d\n", id, snap)
@@ -98,6 +111,9 @@ func (a *app) tableCmd() *cobra.Command {
 			id, err := lake.ParseIdent(args[0])
 			if err != nil {
 				return err
+			}
+			if a.remote() {
+				return a.withClient(func(c *client.Client) error { return c.DropTable(a.ctx(), id.Namespace, id.Name, purge, ifExists) })
 			}
 			l, err := a.openLake()
 			if err != nil {
@@ -117,6 +133,11 @@ func (a *app) tableCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if a.remote() {
+				return a.withClient(func(c *client.Client) error {
+					return c.RenameTable(a.ctx(), from.Namespace, from.Name, to.Namespace, to.Name)
+				})
+			}
 			l, err := a.openLake()
 			if err != nil {
 				return err
@@ -127,8 +148,12 @@ func (a *app) tableCmd() *cobra.Command {
 	return c
 }
 
-// runSQL runs statements and prints their results in the chosen format.
+// runSQL runs statements and prints their results in the chosen format,
+// here or on the server.
 func (a *app) runSQL(sql string) error {
+	if a.remote() {
+		return a.remoteSQL(sql)
+	}
 	e, err := a.openEngine()
 	if err != nil {
 		return err
@@ -137,16 +162,20 @@ func (a *app) runSQL(sql string) error {
 }
 
 func (a *app) printResult(res *query.Result) error {
-	format, err := a.format()
-	if err != nil {
-		return err
-	}
 	if res.Rows == nil {
 		fmt.Fprintln(a.errw, res.Status)
 		return nil
 	}
-	_, err = render.Write(a.out, format, res.Rows, render.Options{Footer: format == render.Table})
-	return err
+	return a.printRows(res.Rows)
+}
+
+// withClient runs fn with the --server client.
+func (a *app) withClient(fn func(*client.Client) error) error {
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	return fn(c)
 }
 
 func quoteIdent(s string) string {

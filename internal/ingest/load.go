@@ -149,6 +149,11 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 
 	ld := &loader{l: l, conn: conn, opts: opts, files: files, format: format, written: written}
 	res, err := ld.run(ctx, inBytes, start)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// DuckDB reports a cancelled read as an "INTERRUPT" error, which
+		// would otherwise read as bad input.
+		return nil, fmt.Errorf("load into %s stopped, nothing was committed: %w", opts.Table, context.Cause(ctx))
+	}
 	if err != nil {
 		return nil, err
 	}

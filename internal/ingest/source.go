@@ -49,9 +49,10 @@ func expand(patterns []string) ([]string, error) {
 	return out, nil
 }
 
-// formatOf names the format of a file from its extension, looking through
-// .gz and .zst compression suffixes.
-func formatOf(path string) string {
+// FormatOf names the format of a file (csv, json or parquet) from its
+// extension, looking through .gz and .zst compression suffixes; "" when
+// the extension says nothing.
+func FormatOf(path string) string {
 	name := strings.ToLower(filepath.Base(path))
 	for _, c := range []string{".gz", ".zst", ".zstd"} {
 		name = strings.TrimSuffix(name, c)
@@ -70,7 +71,7 @@ func formatOf(path string) string {
 func detectFormat(files []string) (string, error) {
 	format := ""
 	for _, f := range files {
-		ff := formatOf(f)
+		ff := FormatOf(f)
 		if ff == "" {
 			return "", fmt.Errorf("cannot tell the format of %s from its name; pass --format csv|json|parquet", f)
 		}

@@ -2,9 +2,16 @@ package lake
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/apache/iceberg-go/table"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/edp-data/edp/internal/policy"
 )
 
 // Operations a CommitEvent reports. They are a closed set so that metrics
@@ -45,11 +52,9 @@ type CommitEvent struct {
 	To Ident
 }
 
-// emit reports ev to Options.OnCommit, filling in the outcome.
+// emit reports ev to Options.OnCommit and as a span, filling in the
+// outcome.
 func (l *Lake) emit(ctx context.Context, ev CommitEvent, start time.Time, tbl *table.Table, err error) {
-	if l.onCommit == nil {
-		return
-	}
 	ev.Duration, ev.Err = time.Since(start), err
 	if ev.Attempts == 0 {
 		ev.Attempts = 1
@@ -59,5 +64,44 @@ func (l *Lake) emit(ctx context.Context, ev CommitEvent, start time.Time, tbl *t
 			ev.SnapshotID = s.SnapshotID
 		}
 	}
-	l.onCommit(ctx, ev)
+	l.traceCommit(ctx, ev, start)
+	if l.onCommit != nil {
+		l.onCommit(ctx, ev)
+	}
+}
+
+// traceCommit records a finished commit as a span. It is made after the
+// fact, with the commit's start time, so the commit paths need no tracing
+// code of their own.
+func (l *Lake) traceCommit(ctx context.Context, ev CommitEvent, start time.Time) {
+	_, span := l.tracer.Start(ctx, "commit "+ev.Table.String(), trace.WithTimestamp(start),
+		trace.WithAttributes(semconv.DBSystemNameSQLite, semconv.DBOperationName(ev.Operation),
+			semconv.DBCollectionName(ev.Table.String()), semconv.DBNamespace(ev.Table.Namespace),
+			attribute.Int64("edp.snapshot_id", ev.SnapshotID), attribute.Int("edp.attempts", ev.Attempts),
+			attribute.Int("edp.conflicts", ev.Conflicts), attribute.Int64("edp.added_rows", ev.AddedRows)))
+	if ev.Err != nil {
+		span.RecordError(ev.Err)
+		span.SetStatus(codes.Error, ev.Err.Error())
+	}
+	span.End(trace.WithTimestamp(start.Add(ev.Duration)))
+}
+
+// tracedAuthz records every policy decision as a span, so a trace shows
+// what was asked and what was refused.
+type tracedAuthz struct {
+	inner  policy.Authorizer
+	tracer trace.Tracer
+}
+
+func (t tracedAuthz) Authorize(ctx context.Context, action policy.Action, res policy.Resource) error {
+	_, span := t.tracer.Start(ctx, "authorize", trace.WithAttributes(
+		attribute.String("edp.action", string(action)), attribute.String("edp.resource", res.String())))
+	err := t.inner.Authorize(ctx, action, res)
+	allowed := err == nil
+	span.SetAttributes(attribute.Bool("edp.allowed", allowed))
+	if err != nil && !errors.Is(err, policy.ErrDenied) {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+	return err
 }

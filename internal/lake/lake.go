@@ -17,6 +17,8 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	"github.com/apache/iceberg-go/table"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite" for the embedded catalog
 
 	"github.com/edp-data/edp/internal/policy"
@@ -56,6 +58,9 @@ type Options struct {
 	// OnCommit, if set, is called once for every change to a table that
 	// policy allowed, committed or not, on the committing goroutine.
 	OnCommit func(context.Context, CommitEvent)
+	// Tracer receives a span per commit and per policy decision; nil
+	// means no tracing.
+	Tracer trace.TracerProvider
 }
 
 // Lake is an open catalog plus warehouse.
@@ -66,6 +71,7 @@ type Lake struct {
 	authz     policy.Authorizer
 	log       *slog.Logger
 	onCommit  func(context.Context, CommitEvent)
+	tracer    trace.Tracer
 }
 
 // Open opens (creating if needed) the catalog and the warehouse directory.
@@ -75,6 +81,11 @@ func Open(ctx context.Context, opts Options) (*Lake, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	tracer := noop.NewTracerProvider().Tracer("")
+	if opts.Tracer != nil {
+		tracer = opts.Tracer.Tracer("github.com/edp-data/edp/internal/lake")
+		opts.Authz = tracedAuthz{inner: opts.Authz, tracer: tracer}
 	}
 	if !filepath.IsAbs(opts.Warehouse) {
 		return nil, fmt.Errorf("%w: warehouse must be an absolute path, got %q", ErrInvalid, opts.Warehouse)
@@ -108,7 +119,7 @@ func Open(ctx context.Context, opts Options) (*Lake, error) {
 		db.Close()
 		return nil, fmt.Errorf("open catalog %s: %w", path, err)
 	}
-	return &Lake{db: db, cat: cat, warehouse: opts.Warehouse, authz: opts.Authz, log: opts.Logger, onCommit: opts.OnCommit}, nil
+	return &Lake{db: db, cat: cat, warehouse: opts.Warehouse, authz: opts.Authz, log: opts.Logger, onCommit: opts.OnCommit, tracer: tracer}, nil
 }
 
 // Close releases the catalog database.

@@ -75,11 +75,11 @@ func (l *Lake) commitRetrying(ctx context.Context, id Ident, base *table.Table, 
 		if err == nil {
 			return tbl, nil
 		}
-		if isConflict(err) {
+		if IsConflict(err) {
 			ev.Conflicts++
 		}
 		appendOnly := len(c.Deletes) == 0 && c.Tx == nil
-		if !appendOnly || attempt == attempts || !isConflict(err) {
+		if !appendOnly || attempt == attempts || !IsConflict(err) {
 			return nil, fmt.Errorf("commit to %s: %w", id, err)
 		}
 		select {
@@ -115,9 +115,12 @@ func (l *Lake) commitOnce(ctx context.Context, base *table.Table, c Commit, prop
 	return tx.Commit(ctx)
 }
 
-// isConflict reports a commit that lost a race with another writer.
-func isConflict(err error) bool {
-	return errors.Is(err, table.ErrCommitFailed) || strings.Contains(err.Error(), "requirement failed")
+// IsConflict reports a commit that lost a race with another writer: a
+// retry on the refreshed table may succeed. iceberg-go reports a failed
+// commit requirement only as text.
+func IsConflict(err error) bool {
+	return errors.Is(err, table.ErrCommitFailed) || errors.Is(err, table.ErrCommitDiverged) ||
+		strings.Contains(err.Error(), "requirement failed")
 }
 
 // SnapshotInfo describes one snapshot for listing.

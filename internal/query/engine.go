@@ -15,6 +15,10 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/edp-data/edp/internal/duck"
 	"github.com/edp-data/edp/internal/lake"
@@ -30,6 +34,9 @@ type Options struct {
 	TempDir        string
 	TargetFileSize int64
 	Logger         *slog.Logger
+	// Tracer receives a span per statement, with children for parsing,
+	// planning each table and execution; nil means no tracing.
+	Tracer trace.TracerProvider
 }
 
 // Engine runs edp SQL over the tables of one lake.
@@ -39,6 +46,7 @@ type Engine struct {
 	opts   Options
 	log    *slog.Logger
 	viewID atomic.Int64
+	tracer trace.Tracer
 	// denied are DuckDB's macros that read its catalog or configuration.
 	denied map[string]bool
 }
@@ -65,7 +73,11 @@ func New(ctx context.Context, l *lake.Lake, opts Options) (*Engine, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Engine{lake: l, db: db, opts: opts, log: opts.Logger, denied: denied}, nil
+	if opts.Tracer == nil {
+		opts.Tracer = noop.NewTracerProvider()
+	}
+	return &Engine{lake: l, db: db, opts: opts, log: opts.Logger, denied: denied,
+		tracer: opts.Tracer.Tracer("github.com/edp-data/edp/internal/query")}, nil
 }
 
 // catalogMacros lists DuckDB's built-in macros that user SQL must not call:
@@ -103,6 +115,8 @@ func (e *Engine) Lake() *lake.Lake { return e.lake }
 type Result struct {
 	Rows   render.Rows
 	Status string
+	// Statement is the statement's kind: one of the Kind* constants.
+	Statement string
 	// Scans describes the table reads of a query.
 	Scans []ScanStat
 	close func() error
@@ -144,11 +158,27 @@ func (e *Engine) ExecScript(ctx context.Context, script string, fn func(*Result)
 }
 
 // Exec runs one statement. The caller must Close the result.
-func (e *Engine) Exec(ctx context.Context, text string) (*Result, error) {
+func (e *Engine) Exec(ctx context.Context, text string) (res *Result, err error) {
+	ctx, span := e.span(ctx, "edp.sql")
+	defer func() { endSpan(span, err) }()
+	_, parse := e.span(ctx, "parse")
 	st, err := sqlstmt.Parse(text)
+	endSpan(parse, err)
 	if err != nil {
 		return nil, err
 	}
+	kind := KindOf(st)
+	span.SetName("edp.sql " + kind)
+	span.SetAttributes(semconv.DBOperationName(kind))
+	defer func() {
+		if res != nil {
+			res.Statement = kind
+		}
+	}()
+	return e.exec(ctx, st)
+}
+
+func (e *Engine) exec(ctx context.Context, st sqlstmt.Statement) (*Result, error) {
 	switch s := st.(type) {
 	case sqlstmt.Query:
 		return e.query(ctx, s.SQL, "")
@@ -186,8 +216,9 @@ type session struct {
 type ScanStat struct {
 	Table      string
 	SnapshotID int64
-	Files      int // data files read
-	Pruned     int // data files skipped by partition and column statistics
+	Files      int   // data files read
+	Pruned     int   // data files skipped by partition and column statistics
+	Bytes      int64 // size of the data files read
 }
 
 func (e *Engine) session(ctx context.Context) (*session, error) {
@@ -215,6 +246,8 @@ type planned struct {
 	files map[string]iceberg.DataFile
 	// target marks the reference a DML statement's row ids come from.
 	target bool
+	// tasks are the files the statement reads, with their deletes.
+	tasks []duck.Task
 }
 
 // prepare checks a SELECT with DuckDB's parser, resolves its table
@@ -233,58 +266,12 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 	var plans []*planned
 	for _, ref := range pq.refs {
 		id := lake.Ident{Namespace: ref.Namespace, Name: ref.Name}
-		tbl, err := s.e.lake.LoadTable(ctx, id)
+		p, err := s.plan(ctx, id, ref, rowIDs)
 		if err != nil {
 			return "", nil, err
-		}
-		snap, err := lake.SnapshotAt(tbl, ref.Version, ref.At)
-		if err != nil {
-			return "", nil, err
-		}
-		p := &planned{id: id, tbl: tbl, schema: lake.SchemaFor(tbl, snap), files: map[string]iceberg.DataFile{}, target: rowIDs && ref.outermost}
-		if p.target && (ref.Version != nil || ref.At != nil) {
-			return "", nil, fmt.Errorf("%s: a statement cannot change an old snapshot; time travel is for reading", id)
-		}
-		if ref.Version == nil && ref.At == nil {
-			p.schema = tbl.Schema()
-		}
-		var tasks []duck.Task
-		if snap != nil {
-			// A DML target is planned unpruned, so its file map covers
-			// every file a row id can point at.
-			var filter iceberg.BooleanExpression
-			if !p.target && prunable(tbl) {
-				filter = rowFilter(p.schema, lake.SchemaFor(tbl, snap), ref.conditions)
-			}
-			fsTasks, err := planFiles(ctx, tbl, snap.SnapshotID, filter)
-			if err != nil {
-				return "", nil, fmt.Errorf("plan %s: %w", id, err)
-			}
-			for _, t := range fsTasks {
-				// iceberg-go splits a large file into byte-range tasks;
-				// DuckDB reads whole files, so each file is read once.
-				local := lake.LocalPath(t.File.FilePath())
-				if _, seen := p.files[local]; seen {
-					continue
-				}
-				if len(t.EqualityDeleteFiles) > 0 || len(t.DeletionVectorFiles) > 0 {
-					return "", nil, fmt.Errorf("table %s has equality deletes or deletion vectors, which edp cannot read yet; compact it first", id)
-				}
-				p.files[local] = t.File
-				dt := duck.Task{Data: local, DataURI: t.File.FilePath()}
-				if vc := t.File.ValueCounts(); len(vc) > 0 {
-					dt.FieldIDs = slices.Collect(maps.Keys(vc))
-				}
-				for _, d := range t.DeleteFiles {
-					dt.Deletes = append(dt.Deletes, lake.LocalPath(d.FilePath()))
-				}
-				tasks = append(tasks, dt)
-			}
-			total, _ := strconv.Atoi(snap.Summary.Properties["total-data-files"])
-			s.scans = append(s.scans, ScanStat{Table: id.String(), SnapshotID: snap.SnapshotID, Files: len(tasks), Pruned: max(total-len(tasks), 0)})
 		}
 		view := fmt.Sprintf("__edp_r%d", s.e.viewID.Add(1))
-		if _, err := s.conn.ExecContext(ctx, "CREATE TEMP VIEW "+view+" AS "+duck.ScanSQL(p.schema, tasks, p.target, duck.ResolveFor(tbl.Metadata().Schemas()))); err != nil {
+		if _, err := s.conn.ExecContext(ctx, "CREATE TEMP VIEW "+view+" AS "+duck.ScanSQL(p.schema, p.tasks, p.target, duck.ResolveFor(p.tbl.Metadata().Schemas()))); err != nil {
 			return "", nil, fmt.Errorf("read %s: %w", id, err)
 		}
 		s.views = append(s.views, view)
@@ -308,6 +295,69 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 		return "", nil, fmt.Errorf("rewrite query: %w", err)
 	}
 	return rewritten, plans, nil
+}
+
+// plan loads one table reference's snapshot (policy is asked on the way)
+// and plans the files to read, pruned by the query's conditions.
+func (s *session) plan(ctx context.Context, id lake.Ident, ref *tableRef, rowIDs bool) (_ *planned, err error) {
+	ctx, span := s.e.span(ctx, "plan "+id.String(), semconv.DBCollectionName(id.String()), semconv.DBNamespace(id.Namespace))
+	defer func() { endSpan(span, err) }()
+	tbl, err := s.e.lake.LoadTable(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := lake.SnapshotAt(tbl, ref.Version, ref.At)
+	if err != nil {
+		return nil, err
+	}
+	p := &planned{id: id, tbl: tbl, schema: lake.SchemaFor(tbl, snap), files: map[string]iceberg.DataFile{}, target: rowIDs && ref.outermost}
+	if p.target && (ref.Version != nil || ref.At != nil) {
+		return nil, fmt.Errorf("%s: a statement cannot change an old snapshot; time travel is for reading", id)
+	}
+	if ref.Version == nil && ref.At == nil {
+		p.schema = tbl.Schema()
+	}
+	if snap == nil {
+		return p, nil
+	}
+	// A DML target is planned unpruned, so its file map covers every file
+	// a row id can point at.
+	var filter iceberg.BooleanExpression
+	if !p.target && prunable(tbl) {
+		filter = rowFilter(p.schema, lake.SchemaFor(tbl, snap), ref.conditions)
+	}
+	fsTasks, err := planFiles(ctx, tbl, snap.SnapshotID, filter)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", id, err)
+	}
+	stat := ScanStat{Table: id.String(), SnapshotID: snap.SnapshotID}
+	for _, t := range fsTasks {
+		// iceberg-go splits a large file into byte-range tasks; DuckDB
+		// reads whole files, so each file is read once.
+		local := lake.LocalPath(t.File.FilePath())
+		if _, seen := p.files[local]; seen {
+			continue
+		}
+		if len(t.EqualityDeleteFiles) > 0 || len(t.DeletionVectorFiles) > 0 {
+			return nil, fmt.Errorf("table %s has equality deletes or deletion vectors, which edp cannot read yet; compact it first", id)
+		}
+		p.files[local] = t.File
+		stat.Bytes += t.File.FileSizeBytes()
+		dt := duck.Task{Data: local, DataURI: t.File.FilePath()}
+		if vc := t.File.ValueCounts(); len(vc) > 0 {
+			dt.FieldIDs = slices.Collect(maps.Keys(vc))
+		}
+		for _, d := range t.DeleteFiles {
+			dt.Deletes = append(dt.Deletes, lake.LocalPath(d.FilePath()))
+		}
+		p.tasks = append(p.tasks, dt)
+	}
+	total, _ := strconv.Atoi(snap.Summary.Properties["total-data-files"])
+	stat.Files, stat.Pruned = len(p.tasks), max(total-len(p.tasks), 0)
+	s.scans = append(s.scans, stat)
+	span.SetAttributes(attribute.Int64("edp.snapshot_id", snap.SnapshotID), attribute.Int("edp.files", stat.Files),
+		attribute.Int("edp.files_pruned", stat.Pruned), attribute.Int64("edp.bytes", stat.Bytes))
+	return p, nil
 }
 
 // planFiles plans the files of a snapshot, pruned by filter when one is
@@ -334,7 +384,9 @@ func (e *Engine) query(ctx context.Context, text, prefix string) (*Result, error
 		s.Close()
 		return nil, err
 	}
+	_, span := e.span(ctx, "execute")
 	rows, err := s.conn.QueryContext(ctx, prefix+sqlText)
+	endSpan(span, err)
 	if err != nil {
 		s.Close()
 		return nil, err

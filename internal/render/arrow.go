@@ -45,25 +45,18 @@ func writeArrow(w io.Writer, rows Rows, mem memory.Allocator) (int64, error) {
 	// every batch as soon as it is complete, not once a megabyte piles up.
 	bw := bufio.NewWriterSize(w, 1<<20)
 	iw := ipc.NewWriter(bw, ipc.WithSchema(b.schema), ipc.WithAllocator(mem))
-	var n int64
-	for {
-		rec, err := b.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return n, err
-		}
-		err = iw.Write(rec)
-		batch := rec.NumRows()
-		rec.Release()
+	n, err := b.each(func(rec arrow.RecordBatch) error {
+		err := iw.Write(rec)
 		if err == nil {
 			err = bw.Flush()
 		}
 		if err != nil {
-			return n, fmt.Errorf("write arrow record batch: %w", err)
+			return fmt.Errorf("write arrow record batch: %w", err)
 		}
-		n += batch
+		return nil
+	})
+	if err != nil {
+		return n, err
 	}
 	// Close writes the schema too when no batch has, and leaves w open:
 	// the IPC writer never closes what it writes to.
@@ -105,6 +98,28 @@ func newBatcher(rows Rows, mem memory.Allocator, size int) *batcher {
 		appenders[i] = newAppender(rb.Field(i), types[i])
 	}
 	return &batcher{rows: rows, cols: cols, schema: schema, rb: rb, appenders: appenders, size: size}
+}
+
+// each calls write with every batch in order and reports the rows of the
+// batches written.
+func (b *batcher) each(write func(arrow.RecordBatch) error) (int64, error) {
+	var n int64
+	for {
+		rec, err := b.next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		err = write(rec)
+		batch := rec.NumRows()
+		rec.Release()
+		if err != nil {
+			return n, err
+		}
+		n += batch
+	}
 }
 
 // next returns a batch of up to size rows, fewer only for the last one, or

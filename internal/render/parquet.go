@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -31,22 +32,14 @@ func writeParquet(w io.Writer, rows Rows, mem memory.Allocator) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("start parquet file: %w", err)
 	}
-	var n int64
-	for {
-		rec, err := b.next()
-		if err == io.EOF {
-			break
+	n, err := b.each(func(rec arrow.RecordBatch) error {
+		if err := fw.Write(rec); err != nil {
+			return fmt.Errorf("write parquet row group: %w", err)
 		}
-		if err != nil {
-			return n, err
-		}
-		err = fw.Write(rec)
-		batch := rec.NumRows()
-		rec.Release()
-		if err != nil {
-			return n, fmt.Errorf("write parquet row group: %w", err)
-		}
-		n += batch
+		return nil
+	})
+	if err != nil {
+		return n, err
 	}
 	if err := fw.Close(); err != nil {
 		return n, fmt.Errorf("finish parquet file: %w", err)

@@ -5,94 +5,23 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel"
-	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/edp-data/edp/internal/telemetry"
+	"github.com/edp-data/edp/internal/telemetry/otlptest"
 )
 
-// collector is an OTLP/HTTP trace receiver: it decodes the protobuf export
-// requests the exporter sends to /v1/traces.
-type collector struct {
-	mu      sync.Mutex
-	spans   []*tracepb.Span
-	service []string // service.name of each span's resource
-	headers []http.Header
-}
-
-func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" {
-		http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusNotFound)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var req collectortrace.ExportTraceServiceRequest
-	if err := proto.Unmarshal(body, &req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	c.mu.Lock()
-	c.headers = append(c.headers, r.Header.Clone())
-	for _, rs := range req.GetResourceSpans() {
-		service := attr(rs.GetResource().GetAttributes(), "service.name")
-		for _, ss := range rs.GetScopeSpans() {
-			for _, s := range ss.GetSpans() {
-				c.spans = append(c.spans, s)
-				c.service = append(c.service, service)
-			}
-		}
-	}
-	c.mu.Unlock()
-	out, _ := proto.Marshal(&collectortrace.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	w.Write(out)
-}
-
-func attr(kvs []*commonpb.KeyValue, key string) string {
-	for _, kv := range kvs {
-		if kv.GetKey() == key {
-			return kv.GetValue().GetStringValue()
-		}
-	}
-	return ""
-}
-
-func (c *collector) span(t *testing.T, name string) *tracepb.Span {
-	t.Helper()
-	for _, s := range c.spans {
-		if s.GetName() == name {
-			return s
-		}
-	}
-	var names []string
-	for _, s := range c.spans {
-		names = append(names, s.GetName())
-	}
-	t.Fatalf("no span named %q; got %q", name, names)
-	return nil
-}
-
 func TestTraceHTTPExportsOTLP(t *testing.T) {
-	col := &collector{}
-	colSrv := httptest.NewServer(col)
-	defer colSrv.Close()
+	col := otlptest.New(t)
 
 	ctx := context.Background()
 	tp, shutdown, err := telemetry.NewTracerProvider(ctx, telemetry.TracingOptions{
-		Endpoint:       colSrv.URL,
+		Endpoint:       col.URL,
 		Headers:        map[string]string{"Authorization": "Bearer t0ken"},
 		ServiceName:    "edp-test",
 		ServiceVersion: "1.2.3",
@@ -135,22 +64,20 @@ func TestTraceHTTPExportsOTLP(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	if len(col.spans) != 3 {
-		t.Errorf("collector received %d spans, want 3", len(col.spans))
+	if len(col.Spans()) != 3 {
+		t.Errorf("collector received %d spans, want 3", len(col.Spans()))
 	}
-	server := col.span(t, "GET /v1/tables/{name}")
-	child := col.span(t, "load table")
-	unmatched := col.span(t, "GET")
+	server := col.Span(t, "GET /v1/tables/{name}")
+	child := col.Span(t, "load table")
+	unmatched := col.Span(t, "GET")
 
 	if server.GetKind() != tracepb.Span_SPAN_KIND_SERVER {
 		t.Errorf("server span kind = %v, want SERVER", server.GetKind())
 	}
-	if got := attr(server.GetAttributes(), "http.route"); got != "/v1/tables/{name}" {
+	if got := otlptest.Attr(server.GetAttributes(), "http.route"); got != "/v1/tables/{name}" {
 		t.Errorf("server span http.route = %q, want %q", got, "/v1/tables/{name}")
 	}
-	if got := attr(server.GetAttributes(), "edp.request_id"); got != "req-1" {
+	if got := otlptest.Attr(server.GetAttributes(), "edp.request_id"); got != "req-1" {
 		t.Errorf("server span edp.request_id = %q, want %q", got, "req-1")
 	}
 	if got := hex.EncodeToString(server.GetTraceId()); got != callerTrace {
@@ -163,15 +90,15 @@ func TestTraceHTTPExportsOTLP(t *testing.T) {
 		t.Errorf("child span parent = %x in trace %x, want server span %x in trace %x",
 			child.GetParentSpanId(), child.GetTraceId(), server.GetSpanId(), server.GetTraceId())
 	}
-	if got := attr(unmatched.GetAttributes(), "http.route"); got != "" {
+	if got := otlptest.Attr(unmatched.GetAttributes(), "http.route"); got != "" {
 		t.Errorf("unmatched request has http.route %q, want none", got)
 	}
-	for i, s := range col.service {
+	for i, s := range col.Services() {
 		if s != "edp-test" {
-			t.Errorf("span %q has service.name %q, want %q", col.spans[i].GetName(), s, "edp-test")
+			t.Errorf("span %q has service.name %q, want %q", col.Spans()[i].GetName(), s, "edp-test")
 		}
 	}
-	for _, h := range col.headers {
+	for _, h := range col.Headers() {
 		if h.Get("Authorization") != "Bearer t0ken" {
 			t.Errorf("export request Authorization = %q, want the configured header", h.Get("Authorization"))
 		}
@@ -181,11 +108,9 @@ func TestTraceHTTPExportsOTLP(t *testing.T) {
 // With the request id assigned before TraceHTTP, the span picks it up from
 // the request's context at the start.
 func TestTraceHTTPRequestIDFromOuterContext(t *testing.T) {
-	col := &collector{}
-	colSrv := httptest.NewServer(col)
-	defer colSrv.Close()
+	col := otlptest.New(t)
 	ctx := context.Background()
-	tp, shutdown, err := telemetry.NewTracerProvider(ctx, telemetry.TracingOptions{Endpoint: colSrv.URL + "/"})
+	tp, shutdown, err := telemetry.NewTracerProvider(ctx, telemetry.TracingOptions{Endpoint: col.URL + "/"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,13 +124,11 @@ func TestTraceHTTPRequestIDFromOuterContext(t *testing.T) {
 	if err := shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	s := col.span(t, "POST /v1/query")
-	if got := attr(s.GetAttributes(), "edp.request_id"); got != "req-outer" {
+	s := col.Span(t, "POST /v1/query")
+	if got := otlptest.Attr(s.GetAttributes(), "edp.request_id"); got != "req-outer" {
 		t.Errorf("edp.request_id = %q, want %q", got, "req-outer")
 	}
-	if got := col.service[0]; got != "edp" {
+	if got := col.Services()[0]; got != "edp" {
 		t.Errorf("default service.name = %q, want %q", got, "edp")
 	}
 }
