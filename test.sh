@@ -4,3 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 go vet ./...
 go test -count=1 -timeout 30m ./...
+# The packages where requests, jobs and audit appends run concurrently, again
+# under the race detector.
+go test -race -count=1 -timeout 30m ./internal/api/ ./internal/audit/ ./internal/jobs/ \
+  ./internal/auth/... ./internal/telemetry/... ./internal/resilience/ ./internal/server/
