@@ -1,13 +1,16 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -50,7 +53,8 @@ type OIDCOptions struct {
 	// HTTPClient fetches the discovery document and the signing keys. Nil:
 	// a client with a 10-second timeout.
 	HTTPClient *http.Client
-	// Clock replaces time.Now in the expiry check, for tests.
+	// Clock replaces time.Now in the expiry check and the key refetch
+	// limit, for tests.
 	Clock func() time.Time
 }
 
@@ -106,6 +110,17 @@ func NewOIDC(ctx context.Context, opts OIDCOptions) (*OIDC, error) {
 	if client == nil {
 		client = &http.Client{Timeout: oidcHTTPTimeout}
 	}
+	// go-oidc refetches the key set for every token naming a key it does
+	// not know. Such tokens cost an attacker nothing to make, so the
+	// fetches go through a limiter that answers from the last response
+	// for a while instead of calling the provider again.
+	limited := *client
+	now := opts.Clock
+	if now == nil {
+		now = time.Now
+	}
+	limited.Transport = &fetchLimiter{base: client.Transport, every: OIDCRefetchInterval, now: now}
+	client = &limited
 	// The provider keeps the client for its key fetches, which therefore
 	// do not depend on ctx, the context of this call only.
 	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, client), opts.Issuer)
@@ -114,6 +129,69 @@ func NewOIDC(ctx context.Context, opts OIDCOptions) (*OIDC, error) {
 	}
 	o.verifier = provider.Verifier(&oidc.Config{ClientID: opts.Audience, Now: opts.Clock})
 	return o, nil
+}
+
+// OIDCRefetchInterval is how often at most the provider's discovery
+// document and keys are fetched. A key the provider rotates in is
+// accepted at most this long after its first token arrives.
+const OIDCRefetchInterval = 10 * time.Second
+
+// fetchLimiter is an http.RoundTripper that performs a GET of a URL at
+// most once per interval, answering repeats in between from the last
+// successful response.
+type fetchLimiter struct {
+	base  http.RoundTripper
+	every time.Duration
+	now   func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]fetched
+}
+
+type fetched struct {
+	at     time.Time
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (f *fetchLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := f.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if req.Method != http.MethodGet {
+		return base.RoundTrip(req)
+	}
+	key := req.URL.String()
+	f.mu.Lock()
+	c, ok := f.cache[key]
+	f.mu.Unlock()
+	if ok && f.now().Sub(c.at) < f.every {
+		return c.response(req), nil
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	c = fetched{at: f.now(), status: resp.StatusCode, header: resp.Header.Clone(), body: body}
+	f.mu.Lock()
+	if f.cache == nil {
+		f.cache = map[string]fetched{}
+	}
+	f.cache[key] = c
+	f.mu.Unlock()
+	return c.response(req), nil
+}
+
+func (c fetched) response(req *http.Request) *http.Response {
+	return &http.Response{StatusCode: c.status, Status: http.StatusText(c.status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: c.header.Clone(), Body: io.NopCloser(bytes.NewReader(c.body)), ContentLength: int64(len(c.body)), Request: req}
 }
 
 // Issuer returns the issuer URL tokens must come from.

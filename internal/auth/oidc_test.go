@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -220,7 +221,11 @@ func TestOIDCExpired(t *testing.T) {
 // fetched once, and again only for a token naming a key not yet seen.
 func TestOIDCKeyRotation(t *testing.T) {
 	p := oidctest.New(t)
-	o := newOIDC(t, p, auth.OIDCOptions{})
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	o := newOIDC(t, p, auth.OIDCOptions{Clock: clock})
 	claims := map[string]any{"sub": "u-1", "aud": clientID, "groups": []string{"analysts"}}
 	verify := func(what, tok string, wantFetches int) {
 		t.Helper()
@@ -240,13 +245,40 @@ func TestOIDCKeyRotation(t *testing.T) {
 	verify("another token of the same key", p.Token(claims), 1)
 
 	p.RotateKey()
-	verify("token of the rotated-in key", p.Token(claims), 2)
+	rotated := p.Token(claims)
+	// Within the refetch interval the provider is not asked again, so a
+	// freshly rotated-in key waits for the interval to pass.
+	if _, err := o.Verify(context.Background(), rotated); err == nil || p.Requests() != 1 {
+		t.Fatalf("Verify(rotated-in key, at once) = %v with %d fetches, want a refusal and no new fetch", err, p.Requests())
+	}
+	advance(auth.OIDCRefetchInterval + time.Second)
+	verify("token of the rotated-in key", rotated, 2)
 	verify("token of the old key", first, 2)
 
+	advance(auth.OIDCRefetchInterval + time.Second)
 	_, err := o.Verify(context.Background(), p.SignWithUnpublishedKey(claims))
 	wantOIDCRefused(t, err, "signature")
 	if got := p.Requests(); got != 3 {
 		t.Fatalf("an unknown key id caused %d JWKS fetches in all, want 3 (one refetch)", got)
+	}
+}
+
+// TestOIDCUnknownKeysDoNotFloodTheProvider pins the refetch limit: tokens
+// naming keys the provider never published cost an attacker nothing, and
+// must not each make edp call the provider.
+func TestOIDCUnknownKeysDoNotFloodTheProvider(t *testing.T) {
+	p := oidctest.New(t)
+	o := newOIDC(t, p, auth.OIDCOptions{})
+	claims := map[string]any{"sub": "u-1", "aud": clientID, "groups": []string{"analysts"}}
+	for range 50 {
+		_, err := o.Verify(context.Background(), p.SignWithUnpublishedKey(claims))
+		wantOIDCRefused(t, err, "signature")
+	}
+	if got := p.Requests(); got != 1 {
+		t.Errorf("50 tokens of unknown keys caused %d JWKS fetches, want 1", got)
+	}
+	if _, err := o.Verify(context.Background(), p.Token(claims)); err != nil {
+		t.Errorf("a genuine token after the flood: %v", err)
 	}
 }
 
