@@ -83,7 +83,9 @@ func (a *API) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// accessLog writes one info line per request.
+// accessLog writes one info line per request. The request id comes from
+// the context: the logger edp builds (telemetry.NewLogger) adds it to
+// every line.
 func (a *API) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -100,8 +102,7 @@ func (a *API) accessLog(next http.Handler) http.Handler {
 		a.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),
 			slog.Int64("bytes", sw.bytes), slog.Duration("duration", time.Since(start)),
-			slog.String("principal", stateFrom(r.Context()).principal),
-			slog.String("request_id", telemetry.RequestID(r.Context())))
+			slog.String("principal", stateFrom(r.Context()).principal))
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edp-data/edp/internal/api"
+	"github.com/edp-data/edp/internal/telemetry"
 )
 
 // TestNamespacesAndTables walks the lifecycle of a namespace and a table
@@ -316,7 +317,7 @@ func (s *syncBuffer) String() string {
 // TestAccessLog checks the one info line per request.
 func TestAccessLog(t *testing.T) {
 	var buf syncBuffer
-	e := newEnv(t, func(o *api.Options) { o.Logger = slog.New(slog.NewJSONHandler(&buf, nil)) })
+	e := newEnv(t, func(o *api.Options) { o.Logger = telemetry.NewLogger(&buf, "json", slog.LevelInfo) })
 	e.do(request{method: "GET", path: "/api/v1/namespaces/x/tables", token: e.reader, header: map[string]string{"X-Request-Id": "log-1"}})
 	var line map[string]any
 	waitFor(t, func() bool {

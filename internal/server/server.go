@@ -332,6 +332,8 @@ func (s *Server) openOIDC(ctx context.Context) (*auth.OIDC, error) {
 func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("edp serving", "url", s.url, "data_dir", s.plat.DataDir, "version", s.opts.Version)
 	fmt.Fprintf(s.opts.Out, "edp is serving on %s (data in %s). Stop with Ctrl-C.\n", s.url, s.plat.DataDir)
+	fmt.Fprintf(s.opts.Out, "Try:  edp --server %s login --user %s\n      edp --server %s sql \"SHOW TABLES\"\nAPI:  %s/api/v1/openapi.json (docs/SERVER.md)\n",
+		s.url, adminUser, s.url, s.url)
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
