@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,17 +34,36 @@ func testConfig(t *testing.T, dir string) *config.Config {
 	return cfg
 }
 
+// lockedBuffer collects what the server prints; the server writes from
+// its own goroutine while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // started is a server running in the background for one test.
 type started struct {
 	srv  *server.Server
-	out  *bytes.Buffer
+	out  *lockedBuffer
 	stop context.CancelFunc
 	done chan error
 }
 
 func start(t *testing.T, cfg *config.Config, opts server.Options) *started {
 	t.Helper()
-	out := &bytes.Buffer{}
+	out := &lockedBuffer{}
 	opts.Config, opts.Out = cfg, out
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
