@@ -84,7 +84,7 @@ var registry = []*setting{
 		func(c *Config) *string { return &c.Query.MemoryLimit }, checkMemoryLimit),
 	intSetting("query.threads", 0, "query engine threads (0 = all cores)",
 		func(c *Config) *int { return &c.Query.Threads }, 0, 1024),
-	durationSetting("query.timeout", 0, "maximum run time of a query, like 30s or 5m (0s = no limit)",
+	durationSetting("query.timeout", 0, "maximum run time of a query served by edp serve, like 30s or 5m (0s = 5m); a request may ask for less",
 		func(c *Config) *time.Duration { return &c.Query.Timeout }),
 	enumSetting("load.bad_rows", BadRowsFail,
 		"what a load does with rows that cannot be parsed: stop, drop them, or set them aside",
