@@ -1,11 +1,13 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/edp-data/edp/internal/audit"
+	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/jobs"
 	"github.com/edp-data/edp/internal/policy"
 )
@@ -136,7 +138,8 @@ func (a *API) deleteUser(c *call) error {
 }
 
 type passwordRequest struct {
-	Password string `json:"password"`
+	Password        string `json:"password"`
+	CurrentPassword string `json:"current_password"`
 }
 
 // setPassword changes a password: the caller's own under "self", anyone
@@ -154,6 +157,11 @@ func (a *API) setPassword(c *call) error {
 	}
 	if err := c.authorize(policy.Admin, system); err != nil {
 		return err
+	}
+	if system == policy.SystemSelf {
+		if err := a.reauthenticate(c, req.CurrentPassword); err != nil {
+			return err
+		}
 	}
 	if err := a.opts.Users.SetPassword(c.ctx(), name, req.Password); err != nil {
 		return err
@@ -175,6 +183,26 @@ func optTime(t time.Time) *time.Time {
 	}
 	t = t.UTC()
 	return &t
+}
+
+// reauthenticate checks the caller's current password before a change
+// to their own credentials. Whoever holds one short-lived token (or one
+// API key) could otherwise turn it into a new password or a key that
+// never expires, outliving the revocation of what they stole.
+func (a *API) reauthenticate(c *call, password string) error {
+	if c.p.Method == auth.MethodOIDC {
+		return newError(policy.ErrDenied, "%s signs in through the identity provider and has no edp password or API keys of its own; ask an admin", c.p.Name)
+	}
+	if password == "" {
+		return invalidf("current_password is required to change your own password or create your own API key")
+	}
+	if _, err := a.checkPassword(c.ctx(), c.p.Name, password); err != nil {
+		if !errors.Is(err, auth.ErrBadCredentials) {
+			return err
+		}
+		return newError(policy.ErrDenied, "current_password is not %s's password", c.p.Name)
+	}
+	return nil
 }
 
 // keyOwner picks the user an API-key request is about ("" means the
@@ -214,8 +242,9 @@ func (a *API) listAPIKeys(c *call) error {
 }
 
 type createAPIKeyRequest struct {
-	User       string `json:"user"`
-	TTLSeconds int64  `json:"ttl_seconds"`
+	User            string `json:"user"`
+	TTLSeconds      int64  `json:"ttl_seconds"`
+	CurrentPassword string `json:"current_password"`
 }
 
 // createAPIKey makes a key and shows it once. The key never enters the
@@ -231,6 +260,11 @@ func (a *API) createAPIKey(c *call) error {
 	user, err := c.keyOwner(req.User)
 	if err != nil {
 		return err
+	}
+	if user == c.p.Name {
+		if err := a.reauthenticate(c, req.CurrentPassword); err != nil {
+			return err
+		}
 	}
 	c.detail("ttl_seconds", req.TTLSeconds)
 	key, info, err := a.opts.Users.CreateAPIKey(c.ctx(), user, time.Duration(req.TTLSeconds)*time.Second)

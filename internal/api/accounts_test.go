@@ -78,13 +78,20 @@ func TestAccounts(t *testing.T) {
 
 	// Erin logs in, changes her own password, makes herself a key.
 	tok := e.post("", "/api/v1/auth/login", map[string]string{"username": "erin", "password": testPassword}).json(t)["access_token"].(string)
-	if r := e.do(request{method: "PUT", path: "/api/v1/users/erin/password", token: tok, body: map[string]string{"password": "a brand new passphrase"}}); r.status != http.StatusNoContent {
+	// Changing one's own credentials takes the current password, so a
+	// stolen token cannot be turned into a lasting credential.
+	e.do(request{method: "PUT", path: "/api/v1/users/erin/password", token: tok, body: map[string]string{"password": "a brand new passphrase"}}).
+		errorBody(t, http.StatusBadRequest, api.CodeInvalidArgument)
+	e.do(request{method: "PUT", path: "/api/v1/users/erin/password", token: tok, body: map[string]string{"password": "a brand new passphrase", "current_password": "wrong guess at it"}}).
+		errorBody(t, http.StatusForbidden, api.CodePermissionDenied)
+	e.post(tok, "/api/v1/apikeys", map[string]any{"ttl_seconds": 0}).errorBody(t, http.StatusBadRequest, api.CodeInvalidArgument)
+	if r := e.do(request{method: "PUT", path: "/api/v1/users/erin/password", token: tok, body: map[string]string{"password": "a brand new passphrase", "current_password": testPassword}}); r.status != http.StatusNoContent {
 		t.Fatalf("own password = %d %s", r.status, r.body)
 	}
 	e.post("", "/api/v1/auth/login", map[string]string{"username": "erin", "password": testPassword}).errorBody(t, http.StatusUnauthorized, api.CodeUnauthenticated)
 	e.do(request{method: "PUT", path: "/api/v1/users/nobody/password", token: e.admin, body: map[string]string{"password": "a brand new passphrase"}}).errorBody(t, http.StatusNotFound, api.CodeNotFound)
 
-	r = e.post(tok, "/api/v1/apikeys", map[string]any{"ttl_seconds": 3600})
+	r = e.post(tok, "/api/v1/apikeys", map[string]any{"ttl_seconds": 3600, "current_password": "a brand new passphrase"})
 	if r.status != http.StatusCreated {
 		t.Fatalf("create key = %d %s", r.status, r.body)
 	}
@@ -134,9 +141,16 @@ func TestOIDC(t *testing.T) {
 	seed(e)
 	reader := e.idp.Token(map[string]any{"aud": "edp", "sub": "u-1", "preferred_username": "olga", "groups": []string{"data-readers", "other"}})
 	who := e.get(reader, "/api/v1/auth/whoami").json(t)
-	if fmt.Sprint(who) != "map[method:oidc name:olga roles:[reader]]" {
+	if fmt.Sprint(who) != "map[method:oidc name:oidc:olga roles:[reader]]" {
 		t.Errorf("whoami = %v", who)
 	}
+	// An identity from the provider named like a local account is not that
+	// account: it cannot mint keys for it or change its password.
+	impostor := e.idp.Token(map[string]any{"aud": "edp", "sub": "u-9", "preferred_username": "admin", "groups": []string{"data-readers"}})
+	e.post(impostor, "/api/v1/apikeys", map[string]any{}).errorBody(t, http.StatusForbidden, api.CodePermissionDenied)
+	e.do(request{method: "PUT", path: "/api/v1/users/admin/password", token: impostor, body: map[string]string{"password": "taken over now!!"}}).
+		errorBody(t, http.StatusForbidden, api.CodePermissionDenied)
+	e.post(impostor, "/api/v1/apikeys", map[string]any{"current_password": "anything at all"}).errorBody(t, http.StatusForbidden, api.CodePermissionDenied)
 	if n := e.count("SELECT count(*) FROM sales.orders"); n != 3 {
 		t.Fatalf("count = %d", n)
 	}

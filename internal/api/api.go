@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -88,6 +89,10 @@ type API struct {
 	openapi  []byte
 	draining atomic.Bool
 	queries  *queryRegistry
+	// passwords bounds concurrent password checks: each argon2id
+	// verification takes tens of MiB and milliseconds of CPU, and the
+	// login route needs no credentials to reach.
+	passwords chan struct{}
 }
 
 // New checks opts and builds the API.
@@ -131,7 +136,8 @@ func New(opts Options) (*API, error) {
 	if l.QueryTimeout <= 0 {
 		l.QueryTimeout = DefaultQueryTimeout
 	}
-	a := &API{opts: opts, log: opts.Logger, authz: opts.Authz, queries: newQueryRegistry()}
+	a := &API{opts: opts, log: opts.Logger, authz: opts.Authz, queries: newQueryRegistry(),
+		passwords: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	doc, err := openAPIJSON()
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)

@@ -101,8 +101,8 @@ func as[T error](err error) bool {
 // response of the API goes through classify, and the OpenAPI document's
 // description lists these rules (see errorTable), so the two cannot drift.
 var errorRules = []errorRule{
-	{CodeUnavailable, http.StatusServiceUnavailable, "server draining, shutting down, or the audit log cannot be written",
-		is(errUnavailable, jobs.ErrShuttingDown)},
+	{CodeUnavailable, http.StatusServiceUnavailable, "server draining, shutting down, too many jobs running, or the audit log cannot be written",
+		is(errUnavailable, jobs.ErrShuttingDown, jobs.ErrBusy)},
 	{CodeTimeout, http.StatusServiceUnavailable, "context.DeadlineExceeded: a query or request ran past its timeout (the message says so)",
 		is(context.DeadlineExceeded)},
 	{CodeCancelled, StatusClientClosedRequest, "context.Canceled: the client went away or the query was cancelled",

@@ -58,6 +58,7 @@ func TestErrorMapping(t *testing.T) {
 		{wrap(context.DeadlineExceeded), 503, api.CodeTimeout},
 		{wrap(context.Canceled), 499, api.CodeCancelled},
 		{wrap(jobs.ErrShuttingDown), 503, api.CodeUnavailable},
+		{wrap(jobs.ErrBusy), 503, api.CodeUnavailable},
 		{errors.New("disk on fire at /var/lib/edp"), 500, api.CodeInternal},
 	} {
 		status, code, msg := api.Classify(tc.err)

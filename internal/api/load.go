@@ -117,10 +117,14 @@ func (a *API) load(c *call) error {
 	finished, err := a.opts.Jobs.Wait(c.ctx(), job.ID)
 	if err != nil {
 		// The client gave up: a synchronous load dies with its request.
-		// Wait for it to end so nothing lingers and the answer is true.
+		// Wait for it to end so nothing lingers, then say what really
+		// happened: the load may have committed before the cancel landed.
 		a.opts.Jobs.Cancel(job.ID)
-		a.opts.Jobs.Wait(context.WithoutCancel(c.ctx()), job.ID)
-		return fmt.Errorf("%w: the request was cancelled; load job %s was cancelled", context.Canceled, job.ID)
+		finished, _ = a.opts.Jobs.Wait(context.WithoutCancel(c.ctx()), job.ID)
+		if finished.State != jobs.StateSucceeded {
+			return fmt.Errorf("%w: the request was cancelled; load job %s was cancelled and committed nothing", context.Canceled, job.ID)
+		}
+		c.detail("note", "the client went away after the load committed")
 	}
 	job = finished
 	var loadErr error

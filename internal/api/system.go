@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -70,9 +72,11 @@ func (a *API) login(c *call) error {
 	if req.Username == "" || req.Password == "" {
 		return invalidf("username and password are required")
 	}
-	p, err := a.opts.Users.Authenticate(c.ctx(), req.Username, req.Password)
+	p, err := a.checkPassword(c.ctx(), req.Username, req.Password)
 	if err != nil {
-		a.opts.Metrics.AuthFailure(auth.MethodPassword)
+		if errors.Is(err, auth.ErrBadCredentials) {
+			a.opts.Metrics.AuthFailure(auth.MethodPassword)
+		}
 		return err
 	}
 	c.auditPrincipal = p.Name
@@ -84,6 +88,26 @@ func (a *API) login(c *call) error {
 		AccessToken: tok, TokenType: "Bearer",
 		ExpiresIn: int64(time.Until(exp).Round(time.Second) / time.Second), ExpiresAt: exp.UTC(),
 	})
+}
+
+// passwordWait is how long a password check waits for its turn before the
+// request is refused as unavailable.
+const passwordWait = 5 * time.Second
+
+// checkPassword verifies a password, at most GOMAXPROCS at a time.
+func (a *API) checkPassword(ctx context.Context, user, password string) (auth.Principal, error) {
+	wait, cancel := context.WithTimeout(ctx, passwordWait)
+	defer cancel()
+	select {
+	case a.passwords <- struct{}{}:
+	case <-wait.Done():
+		if ctx.Err() != nil {
+			return auth.Principal{}, ctx.Err()
+		}
+		return auth.Principal{}, newError(errUnavailable, "too many password checks at once; try again")
+	}
+	defer func() { <-a.passwords }()
+	return a.opts.Users.Authenticate(ctx, user, password)
 }
 
 type whoamiResponse struct {

@@ -131,6 +131,9 @@ func NewOIDC(ctx context.Context, opts OIDCOptions) (*OIDC, error) {
 	return o, nil
 }
 
+// OIDCPrincipalPrefix starts the name of every Principal from OIDC.
+const OIDCPrincipalPrefix = "oidc:"
+
 // OIDCRefetchInterval is how often at most the provider's discovery
 // document and keys are fetched. A key the provider rotates in is
 // accepted at most this long after its first token arrives.
@@ -235,7 +238,10 @@ func (o *OIDC) Verify(ctx context.Context, raw string) (Principal, error) {
 			ErrBadCredentials, name, o.rolesClaim, len(values))
 	}
 	slices.Sort(roles)
-	return Principal{Name: name, Roles: slices.Compact(roles), Method: MethodOIDC}, nil
+	// The prefix keeps identities from the provider apart from local
+	// accounts (whose names cannot contain ':'): an OIDC user called
+	// "admin" must not act as the local admin.
+	return Principal{Name: OIDCPrincipalPrefix + name, Roles: slices.Compact(roles), Method: MethodOIDC}, nil
 }
 
 // username returns the first of o.usernameClaims the token carries as a

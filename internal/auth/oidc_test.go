@@ -59,16 +59,16 @@ func TestOIDCVerify(t *testing.T) {
 		{"groups mapped, deduplicated, sorted", map[string]any{
 			"sub": "u-1", "aud": clientID, "preferred_username": "alice", "email": "alice@example.com",
 			"groups": []string{"engineers", "analysts", "unrelated", "data-readers"},
-		}, auth.Principal{Name: "alice", Roles: []string{"reader", "writer"}, Method: auth.MethodOIDC}},
+		}, auth.Principal{Name: "oidc:alice", Roles: []string{"reader", "writer"}, Method: auth.MethodOIDC}},
 		{"single group as a string", map[string]any{
 			"sub": "u-2", "aud": clientID, "preferred_username": "bob", "groups": "edp-admins",
-		}, auth.Principal{Name: "bob", Roles: []string{"admin"}, Method: auth.MethodOIDC}},
+		}, auth.Principal{Name: "oidc:bob", Roles: []string{"admin"}, Method: auth.MethodOIDC}},
 		{"audience among several", map[string]any{
 			"sub": "u-3", "aud": []string{"other", clientID}, "email": "carol@example.com", "groups": []string{"analysts"},
-		}, auth.Principal{Name: "carol@example.com", Roles: []string{"reader"}, Method: auth.MethodOIDC}},
+		}, auth.Principal{Name: "oidc:carol@example.com", Roles: []string{"reader"}, Method: auth.MethodOIDC}},
 		{"name falls back to sub", map[string]any{
 			"sub": "u-4", "aud": clientID, "preferred_username": "", "groups": []string{"analysts"},
-		}, auth.Principal{Name: "u-4", Roles: []string{"reader"}, Method: auth.MethodOIDC}},
+		}, auth.Principal{Name: "oidc:u-4", Roles: []string{"reader"}, Method: auth.MethodOIDC}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -95,16 +95,16 @@ func TestOIDCClaimOptions(t *testing.T) {
 		{"dotted roles claim", auth.OIDCOptions{RolesClaim: "realm_access.roles"}, map[string]any{
 			"sub": "u-1", "preferred_username": "alice",
 			"realm_access": map[string]any{"roles": []string{"edp-admins", "offline_access"}},
-		}, auth.Principal{Name: "alice", Roles: []string{"admin"}, Method: auth.MethodOIDC}, ""},
+		}, auth.Principal{Name: "oidc:alice", Roles: []string{"admin"}, Method: auth.MethodOIDC}, ""},
 		{"claim name containing dots", auth.OIDCOptions{RolesClaim: "https://edp.example/roles"}, map[string]any{
 			"sub": "u-1", "preferred_username": "alice", "https://edp.example/roles": []string{"engineers"},
-		}, auth.Principal{Name: "alice", Roles: []string{"writer"}, Method: auth.MethodOIDC}, ""},
+		}, auth.Principal{Name: "oidc:alice", Roles: []string{"writer"}, Method: auth.MethodOIDC}, ""},
 		{"dotted path missing", auth.OIDCOptions{RolesClaim: "realm_access.roles"}, map[string]any{
 			"sub": "u-1", "realm_access": "edp-admins",
 		}, auth.Principal{}, "no edp role mapped from claim realm_access.roles"},
 		{"username claim chosen", auth.OIDCOptions{UsernameClaim: "email"}, map[string]any{
 			"sub": "u-1", "preferred_username": "alice", "email": "alice@example.com", "groups": []string{"analysts"},
-		}, auth.Principal{Name: "alice@example.com", Roles: []string{"reader"}, Method: auth.MethodOIDC}, ""},
+		}, auth.Principal{Name: "oidc:alice@example.com", Roles: []string{"reader"}, Method: auth.MethodOIDC}, ""},
 		{"username claim chosen has no fallback", auth.OIDCOptions{UsernameClaim: "email"}, map[string]any{
 			"sub": "u-1", "preferred_username": "alice", "groups": []string{"analysts"},
 		}, auth.Principal{}, "claim email missing"},

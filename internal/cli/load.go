@@ -38,6 +38,9 @@ error names its file, line and column. --bad-rows=skip drops bad rows and
 			if err != nil {
 				return err
 			}
+			if badRows == "" {
+				badRows = a.cfg.Load.BadRows
+			}
 			if a.remote() {
 				var h *bool
 				if header || noHeader {
@@ -50,9 +53,6 @@ error names its file, line and column. --bad-rows=skip drops bad rows and
 			l, err := a.openLake()
 			if err != nil {
 				return err
-			}
-			if badRows == "" {
-				badRows = a.cfg.Load.BadRows
 			}
 			opts := ingest.Options{
 				Table: id, Files: files, Format: format, PartitionBy: partitionBy, Evolve: evolve, BadRows: badRows,

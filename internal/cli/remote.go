@@ -173,7 +173,7 @@ commands with --server use it. edp logout revokes it.`,
 				return err
 			}
 			host, _ := os.Hostname()
-			key, err := authed.CreateAPIKey(a.ctx(), "", ttl)
+			key, err := authed.CreateAPIKey(a.ctx(), "", ttl, pw)
 			if err != nil {
 				return fmt.Errorf("logged in, but could not create an API key for %s: %w", host, err)
 			}

@@ -56,11 +56,15 @@ type APIKey struct {
 }
 
 // CreateAPIKey creates an API key for user ("" for the caller) that
-// expires after ttl (0 for never).
-func (c *Client) CreateAPIKey(ctx context.Context, user string, ttl time.Duration) (APIKey, error) {
+// expires after ttl (0 for never). A key of one's own takes the caller's
+// current password.
+func (c *Client) CreateAPIKey(ctx context.Context, user string, ttl time.Duration, currentPassword string) (APIKey, error) {
 	in := map[string]any{}
 	if user != "" {
 		in["user"] = user
+	}
+	if currentPassword != "" {
+		in["current_password"] = currentPassword
 	}
 	if ttl > 0 {
 		in["ttl_seconds"] = int64(ttl / time.Second)

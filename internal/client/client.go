@@ -4,7 +4,7 @@
 // server renders query results in the requested format with the same code
 // the local CLI uses.
 //
-// Imported by cli; it imports nothing from internal/ but resilience.
+// Imported by cli; it imports nothing from internal/.
 package client
 
 import (
@@ -17,9 +17,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
-
-	"github.com/edp-data/edp/internal/resilience"
 )
 
 // Error is an error answer from the server, decoded from its error body.
@@ -46,8 +43,9 @@ type Client struct {
 
 // Options configure New.
 type Options struct {
-	// HTTPClient sends the requests; nil means one whose transport retries
-	// idempotent requests and breaks the circuit on a failing server.
+	// HTTPClient sends the requests; nil means http.DefaultClient's
+	// transport with no overall timeout (results and uploads stream for
+	// as long as they take).
 	HTTPClient *http.Client
 }
 
@@ -58,10 +56,12 @@ func New(baseURL, token string, opts Options) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("server URL %q: use http://HOST:PORT or https://HOST:PORT", baseURL)
 	}
+	// No retries: a person runs one command and sees its outcome, and a
+	// repeated write after an ambiguous failure (the server's 503 "done but
+	// not audited") would do it twice or fail confusingly.
 	hc := opts.HTTPClient
 	if hc == nil {
-		calls := resilience.New(resilience.Options{Name: "edp-server", Timeout: 24 * time.Hour})
-		hc = &http.Client{Transport: calls.Transport(http.DefaultTransport)}
+		hc = &http.Client{Transport: http.DefaultTransport}
 	}
 	return &Client{base: u, token: token, http: hc}, nil
 }

@@ -100,6 +100,14 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 	if err := l.Authorize(ctx, policy.Write, policy.Resource{Namespace: opts.Table.Namespace, Table: opts.Table.Name}); err != nil {
 		return nil, err
 	}
+	if opts.BadRows == BadRowsQuarantine {
+		// The rejected rows are committed to a second table after the
+		// load's own commit. Ask now whether they may be, so that a load
+		// is not committed and then reported as failed.
+		if err := authorizeRejected(ctx, l, opts.Table); err != nil {
+			return nil, err
+		}
+	}
 	files, err := expand(opts.Files)
 	if err != nil {
 		return nil, err
@@ -158,6 +166,31 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// rejectedTable names the table quarantined rows of id go to.
+func rejectedTable(id lake.Ident) lake.Ident {
+	return lake.Ident{Namespace: id.Namespace, Name: id.Name + "__rejected"}
+}
+
+// authorizeRejected asks whether the caller may append to id's rejects
+// table, and create it if it does not exist yet.
+func authorizeRejected(ctx context.Context, l *lake.Lake, id lake.Ident) error {
+	rid := rejectedTable(id)
+	res := policy.Resource{Namespace: rid.Namespace, Table: rid.Name}
+	if err := l.Authorize(ctx, policy.Write, res); err != nil {
+		return fmt.Errorf("--bad-rows=quarantine writes to %s: %w", rid, err)
+	}
+	exists, err := l.TableExists(ctx, rid)
+	if err != nil && !errors.Is(err, lake.ErrNoSuchNamespace) {
+		return err
+	}
+	if !exists {
+		if err := l.Authorize(ctx, policy.Admin, res); err != nil {
+			return fmt.Errorf("--bad-rows=quarantine creates %s: %w", rid, err)
+		}
+	}
+	return nil
 }
 
 type loader struct {

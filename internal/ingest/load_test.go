@@ -23,6 +23,7 @@ import (
 	"github.com/edp-data/edp/internal/duck"
 	"github.com/edp-data/edp/internal/ingest"
 	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/policy"
 	"github.com/edp-data/edp/internal/query"
 )
 
@@ -1166,5 +1167,27 @@ func TestLoadProgress(t *testing.T) {
 	e.mustLoad(ingest.Options{Files: []string{e.file("p.csv", []byte(peopleCSV))}, Progress: func(p ingest.Progress) { last = p; calls++ }})
 	if calls == 0 || !last.Done || last.Rows != 3 || last.Files != 1 || last.InputBytes != int64(len(peopleCSV)) || last.Table != "ns.t" {
 		t.Errorf("progress: %d calls, last %+v", calls, last)
+	}
+}
+
+// TestLoadQuarantineAsksFirst pins a bug: a writer (who may append to a
+// table but not create one) loaded with --bad-rows=quarantine, the rows
+// were committed, and only then creating t__rejected was refused — a
+// committed load reported as failed, which a retry would duplicate.
+func TestLoadQuarantineAsksFirst(t *testing.T) {
+	e := newEnv(t)
+	seedTable(t, e)
+	before := e.snapshots(tbl)
+	writer := auth.WithPrincipal(context.Background(), auth.Principal{Name: "w", Roles: []string{auth.RoleWriter}})
+	p := e.file("cast.csv", []byte(castCSV))
+	_, err := ingest.Load(writer, e.l, ingest.Options{Table: tbl, Files: []string{p}, BadRows: ingest.BadRowsQuarantine, TempDir: filepath.Join(e.dir, "tmp")})
+	if !errors.Is(err, policy.ErrDenied) || !strings.Contains(err.Error(), "t__rejected") {
+		t.Fatalf("quarantine load by a writer = %v, want a denial naming t__rejected", err)
+	}
+	eq(t, "snapshots after the refused load", e.snapshots(tbl), before)
+	// Once the rejects table exists, the writer may append to it.
+	e.mustLoad(ingest.Options{Files: []string{p}, BadRows: ingest.BadRowsQuarantine})
+	if _, err := ingest.Load(writer, e.l, ingest.Options{Table: tbl, Files: []string{p}, BadRows: ingest.BadRowsQuarantine, TempDir: filepath.Join(e.dir, "tmp")}); err != nil {
+		t.Fatalf("quarantine load by a writer once t__rejected exists: %v", err)
 	}
 }

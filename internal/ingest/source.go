@@ -288,7 +288,7 @@ func (ld *loader) rejects(ctx context.Context) ([]reject, error) {
 
 // quarantine appends rejected rows, with why, to <table>__rejected.
 func (ld *loader) quarantine(ctx context.Context, rejected []reject) error {
-	id := lake.Ident{Namespace: ld.opts.Table.Namespace, Name: ld.opts.Table.Name + "__rejected"}
+	id := rejectedTable(ld.opts.Table)
 	exists, err := ld.l.TableExists(ctx, id)
 	if err != nil {
 		return err

@@ -80,6 +80,8 @@ type Func func(ctx context.Context, report func(Progress)) (result any, err erro
 var (
 	ErrNotFound     = errors.New("no such job")
 	ErrShuttingDown = errors.New("shutting down: not starting new jobs")
+	// ErrBusy is returned by Start when MaxRunning jobs are running.
+	ErrBusy = errors.New("too many jobs running; try again when one has finished")
 )
 
 // errInternal is what a job that panicked reports. The panic value and
@@ -97,12 +99,16 @@ type Options struct {
 	// MaxJobs is how many finished jobs are kept at most, the oldest
 	// finished going first; zero means 1000.
 	MaxJobs int
+	// MaxRunning bounds the jobs running at once, each holding files and
+	// memory; zero means DefaultMaxRunning.
+	MaxRunning int
 }
 
 // Default option values.
 const (
-	DefaultRetain  = 24 * time.Hour
-	DefaultMaxJobs = 1000
+	DefaultRetain     = 24 * time.Hour
+	DefaultMaxJobs    = 1000
+	DefaultMaxRunning = 16
 )
 
 // Manager runs jobs and remembers them. Its methods are safe for
@@ -112,6 +118,7 @@ type Manager struct {
 	now     func() time.Time
 	retain  time.Duration
 	maxJobs int
+	maxRun  int
 
 	wg sync.WaitGroup // running jobs
 
@@ -120,6 +127,7 @@ type Manager struct {
 	seq      uint64   // orders jobs by start; Created may tie under a coarse clock
 	finished []*entry // in the order they finished, for pruning
 	closing  bool
+	running  int
 }
 
 type entry struct {
@@ -160,6 +168,9 @@ func New(opts Options) *Manager {
 	if opts.Retain <= 0 {
 		opts.Retain = DefaultRetain
 	}
+	if opts.MaxRunning <= 0 {
+		opts.MaxRunning = DefaultMaxRunning
+	}
 	if opts.MaxJobs <= 0 {
 		opts.MaxJobs = DefaultMaxJobs
 	}
@@ -168,6 +179,7 @@ func New(opts Options) *Manager {
 		now:     opts.Clock,
 		retain:  opts.Retain,
 		maxJobs: opts.MaxJobs,
+		maxRun:  opts.MaxRunning,
 		jobs:    make(map[string]*entry),
 	}
 }
@@ -210,6 +222,12 @@ func (m *Manager) Start(ctx context.Context, kind string, fn Func) (Job, error) 
 		cancel()
 		return Job{}, fmt.Errorf("start %s job: %w", kind, ErrShuttingDown)
 	}
+	if m.running >= m.maxRun {
+		m.mu.Unlock()
+		cancel()
+		return Job{}, fmt.Errorf("start %s job: %w (%d running)", kind, ErrBusy, m.maxRun)
+	}
+	m.running++
 	m.seq++
 	e.seq = m.seq
 	e.job = Job{ID: id, Kind: kind, Principal: principal, State: StateRunning, Created: m.now()}
@@ -243,6 +261,7 @@ func (m *Manager) run(ctx context.Context, e *entry, fn Func) {
 	panicked := errors.As(err, &perr)
 
 	m.mu.Lock()
+	m.running--
 	now := m.now()
 	j := &e.job
 	j.Progress = *e.progress.Load()

@@ -552,7 +552,7 @@ func TestConcurrentReports(t *testing.T) {
 }
 
 func TestIDsDistinct(t *testing.T) {
-	m := jobs.New(jobs.Options{})
+	m := jobs.New(jobs.Options{MaxRunning: 1000})
 	seen := map[string]bool{}
 	for range 200 {
 		j, err := m.Start(context.Background(), "load", succeed)
@@ -566,5 +566,40 @@ func TestIDsDistinct(t *testing.T) {
 	}
 	if err := m.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMaxRunning(t *testing.T) {
+	m := jobs.New(jobs.Options{MaxRunning: 2})
+	release := make(chan struct{})
+	block := func(ctx context.Context, _ func(jobs.Progress)) (any, error) {
+		<-release
+		return nil, nil
+	}
+	a, err := m.Start(context.Background(), "load", block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Start(context.Background(), "load", block); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Start(context.Background(), "load", block); !errors.Is(err, jobs.ErrBusy) {
+		t.Fatalf("third Start with MaxRunning 2 = %v, want ErrBusy", err)
+	}
+	close(release)
+	if _, err := m.Wait(context.Background(), a.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A finished job frees its place (the other may still be finishing).
+	var started bool
+	for range 1000 {
+		if _, err := m.Start(context.Background(), "load", block); err == nil {
+			started = true
+			break
+		}
+		runtime.Gosched()
+	}
+	if !started {
+		t.Fatal("Start still refused after a job finished")
 	}
 }

@@ -32,6 +32,7 @@ type Platform struct {
 	Users    *auth.Store
 	Audit    *audit.Log
 	AuditKey ed25519.PrivateKey
+	Authz    policy.Authorizer
 	log      *slog.Logger
 	metrics  *telemetry.Metrics
 	appended atomic.Bool // this process wrote audit entries
@@ -53,6 +54,9 @@ type Deps struct {
 	Logger  *slog.Logger
 	Metrics *telemetry.Metrics
 	Tracer  trace.TracerProvider
+	// Authz decides every read and write; nil means policy.Roles{}. The
+	// lake asks it, and so must everything built on the platform.
+	Authz policy.Authorizer
 }
 
 // Open opens (creating on first use) the platform state configured in cfg.
@@ -74,9 +78,12 @@ func Open(ctx context.Context, cfg *config.Config, deps Deps) (*Platform, error)
 	if err != nil {
 		return nil, err
 	}
-	p := &Platform{DataDir: dataDir, AuditKey: key, log: log, metrics: deps.Metrics}
+	if deps.Authz == nil {
+		deps.Authz = policy.Roles{}
+	}
+	p := &Platform{DataDir: dataDir, AuditKey: key, Authz: deps.Authz, log: log, metrics: deps.Metrics}
 	p.Lake, err = lake.Open(ctx, lake.Options{CatalogURI: cfg.CatalogURI(), Warehouse: wh, Logger: log,
-		OnCommit: p.onCommit, Tracer: deps.Tracer})
+		OnCommit: p.onCommit, Tracer: deps.Tracer, Authz: deps.Authz})
 	if err != nil {
 		return nil, err
 	}

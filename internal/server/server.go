@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -61,6 +62,8 @@ type Server struct {
 	http    *http.Server
 	ln      net.Listener
 	url     string
+	// handlers counts running request handlers (see track).
+	handlers sync.WaitGroup
 }
 
 // adminUser is the account the first start creates.
@@ -133,11 +136,16 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		}
 	}
 
-	// Long operations, then the API that starts them.
+	// Long operations, then the API that starts them. Uploads of loads a
+	// crash interrupted are cleared first (a day's grace, in case another
+	// edp on this data directory is receiving one).
+	uploads := filepath.Join(s.plat.TempDir(), "uploads")
+	removeStale(uploads, time.Now().Add(-24*time.Hour), s.log)
 	s.jobs = jobs.New(jobs.Options{Logger: s.log})
 	s.api, err = api.New(api.Options{
 		Lake:     s.plat.Lake,
 		Engine:   s.engine,
+		Authz:    s.plat.Authz,
 		Users:    s.plat.Users,
 		Tokens:   s.tokens,
 		OIDC:     oidc,
@@ -148,7 +156,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		Tracer:   s.tracer,
 		Logger:   s.log,
 		Version:  opts.Version,
-		TempDir:  filepath.Join(s.plat.TempDir(), "uploads"),
+		TempDir:  uploads,
 		Ready:    s.ready,
 		Limits: api.Limits{
 			MaxUploadBytes:  cfg.API.MaxUpload,
@@ -191,7 +199,7 @@ func (s *Server) listen() error {
 	s.ln = ln
 	s.url = scheme + "://" + displayAddr(ln.Addr().String())
 	s.http = &http.Server{
-		Handler:           s.api.Handler(),
+		Handler:           s.track(s.api.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// No WriteTimeout: query results stream for as long as they take;
@@ -275,6 +283,25 @@ func (s *Server) bootstrapAdmin(ctx context.Context) error {
 	return nil
 }
 
+// removeStale deletes the entries of dir last changed before cutoff.
+func removeStale(dir string, cutoff time.Time, log *slog.Logger) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // none yet
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			log.Warn("could not remove a stale upload", "path", filepath.Join(dir, e.Name()), "err", err)
+		} else {
+			log.Info("removed a stale upload", "path", filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 // randomPassword makes a 20-character password from an alphabet without
 // look-alike characters (about 115 bits).
 func randomPassword() (string, error) {
@@ -355,24 +382,47 @@ func (s *Server) Run(ctx context.Context) error {
 	s.api.SetDraining()
 	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	var shutWG sync.WaitGroup
-	shutWG.Go(func() {
-		if err := s.http.Shutdown(shutCtx); err != nil {
-			// Requests still running past the deadline: close their
-			// connections, which cancels their contexts.
-			s.log.Warn("requests still running at the shutdown deadline; cancelling them", "err", err)
-			s.http.Close()
-		}
-	})
-	shutWG.Go(func() {
-		if err := s.jobs.Shutdown(shutCtx); err != nil {
-			s.log.Warn("jobs still running at the shutdown deadline were cancelled", "err", err)
-		}
-	})
-	shutWG.Wait()
+	// Requests first: a synchronous load finishes inside its request, and
+	// a request may still start a job while it drains.
+	if err := s.http.Shutdown(shutCtx); err != nil {
+		s.log.Warn("requests still running at the shutdown deadline; cancelling them", "err", err)
+	}
+	// Then jobs, in what is left of the deadline; after it they are
+	// cancelled, and a cancelled load commits nothing.
+	if err := s.jobs.Shutdown(shutCtx); err != nil {
+		s.log.Warn("jobs still running at the shutdown deadline were cancelled", "err", err)
+	}
+	// Closing the connections of requests still running cancels their
+	// contexts; their handlers must return before the engine, the lake and
+	// the audit log they use are closed.
+	s.http.Close()
+	s.waitHandlers()
 	stopBG()
 	wg.Wait()
 	return errors.Join(err, s.close())
+}
+
+// handlerGrace bounds the wait for handlers whose request was cancelled
+// at shutdown; they stop at their next context check, within moments.
+const handlerGrace = 30 * time.Second
+
+// track counts running handlers, so shutdown can wait for them.
+func (s *Server) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.handlers.Add(1)
+		defer s.handlers.Done()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) waitHandlers() {
+	done := make(chan struct{})
+	go func() { s.handlers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(handlerGrace):
+		s.log.Error("request handlers still running after shutdown; closing anyway", "waited", handlerGrace.String())
+	}
 }
 
 func (s *Server) close() error {

@@ -322,18 +322,7 @@ func writeCSV(t *testing.T, dir string, rows int) string {
 // returns the job id.
 func uploadAsync(t *testing.T, c *http.Client, base, tok, ns, table, path string) string {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("async", "true")
-	fw, _ := mw.CreateFormFile("file", filepath.Base(path))
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(fw, f)
-	f.Close()
-	mw.Close()
-	code, resp := do(t, c, "POST", base+"/api/v1/namespaces/"+ns+"/tables/"+table+"/load", tok, mw.FormDataContentType(), &body)
+	code, resp := upload(t, c, base, tok, ns, table, path, true)
 	if code != 202 {
 		t.Fatalf("async load = %d %s", code, resp)
 	}
@@ -346,6 +335,63 @@ func uploadAsync(t *testing.T, c *http.Client, base, tok, ns, table, path string
 		t.Fatalf("async load answer %s: %v", resp, err)
 	}
 	return out.Job.ID
+}
+
+// upload posts path as a load of ns.table and returns the answer.
+func upload(t *testing.T, c *http.Client, base, tok, ns, table, path string, async bool) (int, []byte) {
+	t.Helper()
+	req := uploadRequest(t, base, tok, ns, table, path, async)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func uploadRequest(t *testing.T, base, tok, ns, table, path string, async bool) *http.Request {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	if async {
+		mw.WriteField("async", "true")
+	}
+	fw, _ := mw.CreateFormFile("file", filepath.Base(path))
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(fw, f)
+	f.Close()
+	mw.Close()
+	req, err := http.NewRequest("POST", base+"/api/v1/namespaces/"+ns+"/tables/"+table+"/load", &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return req
+}
+
+// waitForJob returns the id of the first job the server lists.
+func waitForJob(t *testing.T, c *http.Client, base, tok string) string {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		code, body := do(t, c, "GET", base+"/api/v1/jobs", tok, "", nil)
+		var out struct {
+			Jobs []struct {
+				ID string `json:"id"`
+			} `json:"jobs"`
+		}
+		if code == 200 && json.Unmarshal(body, &out) == nil && len(out.Jobs) > 0 {
+			return out.Jobs[0].ID
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("no job appeared in 2 minutes")
+	return ""
 }
 
 func jobState(t *testing.T, c *http.Client, base, tok, id string) (string, int64) {
@@ -375,7 +421,8 @@ func TestShutdownDuringLoad(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		timeout time.Duration
-	}{{"cancelled", 0}, {"drained", 5 * time.Minute}} {
+		sync    bool
+	}{{"cancelled", 0, false}, {"drained", 5 * time.Minute, false}, {"cancelled sync", 0, true}, {"drained sync", 5 * time.Minute, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := testConfig(t, dir)
@@ -384,7 +431,25 @@ func TestShutdownDuringLoad(t *testing.T) {
 			c, base := http.DefaultClient, s.srv.URL()
 			tok := login(t, c, base, "admin", adminPW)
 			sqlCSV(t, c, base, tok, "CREATE SCHEMA raw")
-			id := uploadAsync(t, c, base, tok, "raw", "big", src)
+			var id string
+			answered := make(chan int, 1)
+			if tc.sync {
+				// The request itself waits for the load; find its job.
+				req := uploadRequest(t, base, tok, "raw", "big", src, false)
+				go func() {
+					// A request cut off at shutdown ends in a transport
+					// error, reported as status 0.
+					code := 0
+					if resp, err := c.Do(req); err == nil {
+						code = resp.StatusCode
+						resp.Body.Close()
+					}
+					answered <- code
+				}()
+				id = waitForJob(t, c, base, tok)
+			} else {
+				id = uploadAsync(t, c, base, tok, "raw", "big", src)
+			}
 			// Wait until the load is writing rows, then stop the server.
 			deadline := time.Now().Add(2 * time.Minute)
 			for {
@@ -398,6 +463,13 @@ func TestShutdownDuringLoad(t *testing.T) {
 				time.Sleep(5 * time.Millisecond)
 			}
 			s.shutdown(t)
+			if tc.sync {
+				code := <-answered
+				if tc.timeout > 0 && code != 200 {
+					t.Errorf("a synchronous load drained at shutdown answered %d, want 200", code)
+				}
+				t.Logf("%s: the load request answered %d", tc.name, code)
+			}
 
 			p := openPlatform(t, dir)
 			ctx := auth.WithPrincipal(context.Background(), auth.LocalOperator())
