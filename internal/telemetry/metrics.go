@@ -75,7 +75,7 @@ func NewMetrics(version string) *Metrics {
 	m.queryScannedBytes = f.counterVec("edp_query_scanned_bytes_total",
 		"Bytes of data files planned for scanning by SQL statements.", "statement")
 	m.queryFilesPlanned = f.counterVec("edp_query_files_planned_total",
-		"Data files considered by SQL statements before pruning.", "statement")
+		"Data files SQL statements planned to read (after pruning).", "statement")
 	m.queryFilesPruned = f.counterVec("edp_query_files_pruned_total",
 		"Data files skipped by SQL statements thanks to partition and column statistics.", "statement")
 
