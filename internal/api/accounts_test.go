@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edp-data/edp/internal/api"
 	"github.com/edp-data/edp/internal/audit"
@@ -88,6 +89,17 @@ func TestAccounts(t *testing.T) {
 	if r := e.do(request{method: "PUT", path: "/api/v1/users/erin/password", token: tok, body: map[string]string{"password": "a brand new passphrase", "current_password": testPassword}}); r.status != http.StatusNoContent {
 		t.Fatalf("own password = %d %s", r.status, r.body)
 	}
+	// A new password ends the sessions of the old one (tokens carry whole
+	// seconds, so one from the very second of the change would stand).
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	oldTok := tok
+	tok = e.post("", "/api/v1/auth/login", map[string]string{"username": "erin", "password": "a brand new passphrase"}).json(t)["access_token"].(string)
+	if err := e.users.SetPassword(context.Background(), "erin", "a brand new passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	e.get(oldTok, "/api/v1/auth/whoami").errorBody(t, http.StatusUnauthorized, api.CodeUnauthenticated)
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	tok = e.post("", "/api/v1/auth/login", map[string]string{"username": "erin", "password": "a brand new passphrase"}).json(t)["access_token"].(string)
 	e.post("", "/api/v1/auth/login", map[string]string{"username": "erin", "password": testPassword}).errorBody(t, http.StatusUnauthorized, api.CodeUnauthenticated)
 	e.do(request{method: "PUT", path: "/api/v1/users/nobody/password", token: e.admin, body: map[string]string{"password": "a brand new passphrase"}}).errorBody(t, http.StatusNotFound, api.CodeNotFound)
 

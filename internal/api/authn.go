@@ -110,7 +110,7 @@ func (a *API) credentials(r *http.Request) (auth.Principal, error) {
 	if err != nil {
 		return auth.Principal{}, &authFailure{methodToken, err.Error(), err}
 	}
-	p, err := a.opts.Users.Principal(ctx, tp.Name)
+	p, err := a.opts.Users.TokenPrincipal(ctx, tp.Name, tp.IssuedAt)
 	if err != nil {
 		return auth.Principal{}, &authFailure{methodToken, "token of an unknown or disabled user: " + err.Error(), err}
 	}

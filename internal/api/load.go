@@ -82,6 +82,7 @@ func (a *API) load(c *call) error {
 	form.opts.TempDir = dir
 
 	done := make(chan error, 1)
+	requestID := c.requestID()
 	job, err := a.opts.Jobs.Start(c.ctx(), "load", func(ctx context.Context, report func(jobs.Progress)) (any, error) {
 		defer os.RemoveAll(dir)
 		opts := form.opts
@@ -99,6 +100,12 @@ func (a *API) load(c *call) error {
 			a.opts.Metrics.ObserveLoad(format, queryOutcome(err), 0, form.bytes)
 			err = form.tidy(err)
 			done <- err
+			// The job's error is readable by its owner later: for the
+			// server's own failures it says only where to look.
+			if cl := classify(userFault(err), requestID); cl.status == http.StatusInternalServerError {
+				a.log.ErrorContext(ctx, "load job failed", "job", opts.Job, "err", err)
+				return nil, errors.New(cl.body.Message + " (request id " + requestID + ")")
+			}
 			return nil, err
 		}
 		a.opts.Metrics.ObserveLoad(format, "ok", res.Rows, form.bytes)

@@ -99,27 +99,42 @@ type queryRegistry struct {
 
 func newQueryRegistry() *queryRegistry { return &queryRegistry{m: map[string]*runningQuery{}} }
 
+// Queries are kept by owner and id: ids may be chosen by clients, and one
+// user's choice must neither collide with nor reveal another's query.
+func queryKey(principal, id string) string { return principal + "\x00" + id }
+
 func (r *queryRegistry) add(q *runningQuery) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.m[q.ID]; ok {
+	k := queryKey(q.Principal, q.ID)
+	if _, ok := r.m[k]; ok {
 		return false
 	}
-	r.m[q.ID] = q
+	r.m[k] = q
 	return true
 }
 
-func (r *queryRegistry) remove(id string) {
+func (r *queryRegistry) remove(principal, id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.m, id)
+	delete(r.m, queryKey(principal, id))
 }
 
-func (r *queryRegistry) get(id string) (*runningQuery, bool) {
+// get finds principal's query id, or with any owner anyone's (for admins).
+func (r *queryRegistry) get(principal, id string, anyOwner bool) (*runningQuery, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	q, ok := r.m[id]
-	return q, ok
+	if q, ok := r.m[queryKey(principal, id)]; ok {
+		return q, true
+	}
+	if anyOwner {
+		for _, q := range r.m {
+			if q.ID == id {
+				return q, true
+			}
+		}
+	}
+	return nil, false
 }
 
 // list returns the running queries of principal ("" for all), oldest
@@ -342,7 +357,7 @@ func (a *API) runQuery(c *call, run queryRun) error {
 	if !a.queries.add(rq) {
 		return newError(errAlreadyExists, "query id %q is already running", run.id)
 	}
-	defer a.queries.remove(run.id)
+	defer a.queries.remove(rq.Principal, run.id)
 	c.w.Header().Set(headerQueryID, run.id)
 	c.detail("query_id", run.id)
 	c.detail("sql", run.sql)
@@ -724,14 +739,12 @@ func (a *API) listQueries(c *call) error {
 func (a *API) cancelQuery(c *call) error {
 	id := c.r.PathValue("id")
 	c.resource = "query:" + id
-	q, ok := a.queries.get(id)
+	// Only admins may cancel others' queries; for anyone else another
+	// user's query is as good as missing, so ids reveal nothing.
+	admin := a.authz.Authorize(c.ctx(), policy.Admin, policy.Resource{System: policy.SystemJobs}) == nil
+	q, ok := a.queries.get(c.p.Name, id, admin)
 	if !ok {
-		return newError(errNotFound, "no running query %q", id)
-	}
-	if q.Principal != c.p.Name {
-		if err := a.authz.Authorize(c.ctx(), policy.Admin, policy.Resource{System: policy.SystemJobs}); err != nil {
-			return err
-		}
+		return newError(errNotFound, "no running query %q of yours", id)
 	}
 	q.cancel(fmt.Errorf("%w: %w by %s", context.Canceled, errQueryCancelled, c.p.Name))
 	c.detail("owner", q.Principal)

@@ -29,6 +29,7 @@ import (
 	"context"
 	"os/user"
 	"slices"
+	"time"
 )
 
 // Role names. Authorization decisions are made by package policy; these are
@@ -54,6 +55,9 @@ const (
 type Principal struct {
 	Name  string
 	Roles []string
+	// IssuedAt is when the credential was issued, for access tokens
+	// (MethodToken); zero otherwise.
+	IssuedAt time.Time
 	// Method is how the identity was established, one of the Method
 	// constants.
 	Method string

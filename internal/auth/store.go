@@ -75,6 +75,14 @@ var storeSchema = []string{
 	`CREATE INDEX IF NOT EXISTS edp_api_keys_user ON edp_api_keys (user_name)`,
 }
 
+// storeColumns are columns added after the tables were first released,
+// added to existing databases by OpenStore.
+var storeColumns = []struct{ table, column, decl string }{
+	// When the user's password last changed, or the user was (re)created:
+	// access tokens issued before it are refused.
+	{"edp_users", "credentials_changed_at", "TEXT"},
+}
+
 // timeLayout is RFC 3339 with exactly nine fractional digits in UTC, as in
 // package audit: fixed width keeps the text in time order.
 const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
@@ -89,6 +97,16 @@ func OpenStore(ctx context.Context, db *sql.DB, opts ...StoreOption) (*Store, er
 	for _, stmt := range storeSchema {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("create auth tables: %w", err)
+		}
+	}
+	for _, c := range storeColumns {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n)
+		if err == nil && n == 0 {
+			_, err = db.ExecContext(ctx, `ALTER TABLE `+c.table+` ADD COLUMN `+c.column+` `+c.decl)
+		}
+		if err != nil && !strings.Contains(err.Error(), "duplicate column") {
+			return nil, fmt.Errorf("add %s.%s: %w", c.table, c.column, err)
 		}
 	}
 	return s, nil
@@ -114,9 +132,9 @@ func (s *Store) AddUser(ctx context.Context, name, password string, roles []stri
 	// ON CONFLICT rather than a prior SELECT: two concurrent adds of one
 	// name cannot both succeed.
 	res, err := s.db.ExecContext(ctx,
-		`INSERT INTO edp_users (name, password_hash, roles, created_at) VALUES (?, ?, ?, ?)
+		`INSERT INTO edp_users (name, password_hash, roles, created_at, credentials_changed_at) VALUES (?, ?, ?, ?, ?)
 		 ON CONFLICT (name) DO NOTHING`,
-		name, hash, strings.Join(roles, ","), s.stamp())
+		name, hash, strings.Join(roles, ","), s.stamp(), s.stamp())
 	return changedOne(res, err, fmt.Sprintf("add user %q", name), ErrExists)
 }
 
@@ -130,7 +148,7 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE edp_users SET password_hash = ? WHERE name = ?`, hash, name)
+	res, err := s.db.ExecContext(ctx, `UPDATE edp_users SET password_hash = ?, credentials_changed_at = ? WHERE name = ?`, hash, s.stamp(), name)
 	return userChanged(res, err, "set password of", name)
 }
 
@@ -267,12 +285,22 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (Princi
 // Method is MethodToken, the one use it is made for; a caller using it
 // otherwise sets Method itself.
 func (s *Store) Principal(ctx context.Context, name string) (Principal, error) {
+	return s.TokenPrincipal(ctx, name, time.Time{})
+}
+
+// TokenPrincipal is Principal for an access token issued at issuedAt: it
+// also refuses a token issued before the user's password last changed or
+// before the user was (re)created, so changing a password ends every
+// session, and a new user does not inherit an old one's tokens. Tokens
+// carry whole seconds, so one issued in the second of the change stands.
+func (s *Store) TokenPrincipal(ctx context.Context, name string, issuedAt time.Time) (Principal, error) {
 	var (
 		roles    string
 		disabled bool
+		changed  sql.NullString
 	)
 	err := s.db.QueryRowContext(ctx,
-		`SELECT roles, disabled FROM edp_users WHERE name = ?`, name).Scan(&roles, &disabled)
+		`SELECT roles, disabled, coalesce(credentials_changed_at, created_at) FROM edp_users WHERE name = ?`, name).Scan(&roles, &disabled, &changed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, fmt.Errorf("%w: user %q no longer exists", ErrBadCredentials, name)
 	}
@@ -282,7 +310,10 @@ func (s *Store) Principal(ctx context.Context, name string) (Principal, error) {
 	if disabled {
 		return Principal{}, fmt.Errorf("%w: user %q is disabled", ErrBadCredentials, name)
 	}
-	return Principal{Name: name, Roles: splitRoles(roles), Method: MethodToken}, nil
+	if c := parseStamp(changed); !issuedAt.IsZero() && !c.IsZero() && issuedAt.Before(c.Truncate(time.Second)) {
+		return Principal{}, fmt.Errorf("%w: token of %q was issued before its password changed", ErrBadCredentials, name)
+	}
+	return Principal{Name: name, Roles: splitRoles(roles), Method: MethodToken, IssuedAt: issuedAt}, nil
 }
 
 // rehash replaces old with a current hash of password. It is best effort:

@@ -505,3 +505,62 @@ func TestAPIKeyOfDisabledOrRemovedUser(t *testing.T) {
 	_, err = s.AuthenticateAPIKey(ctx, key)
 	wantBadCredentials(t, err, "revoked")
 }
+
+// TestTokenPrincipalAfterCredentialChanges pins that an access token ends
+// with the password it was issued under, and is not inherited by a new
+// user of the same name.
+func TestTokenPrincipalAfterCredentialChanges(t *testing.T) {
+	ctx := context.Background()
+	s, _, clk := newStore(t)
+	mustAddUser(t, s, "dora", "first password here", auth.RoleReader)
+	issued := clk.now().Add(time.Second) // a login a second after creation
+	clk.advance(2 * time.Second)
+	if _, err := s.TokenPrincipal(ctx, "dora", issued); err != nil {
+		t.Fatalf("TokenPrincipal before any change = %v", err)
+	}
+	if err := s.SetPassword(ctx, "dora", "second password here"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.TokenPrincipal(ctx, "dora", issued)
+	wantBadCredentials(t, err, "before its password changed")
+	// A token issued in the second of the change stands (tokens carry
+	// whole seconds); one issued later too.
+	if _, err := s.TokenPrincipal(ctx, "dora", clk.now().Truncate(time.Second)); err != nil {
+		t.Errorf("TokenPrincipal for a token of the change's second = %v", err)
+	}
+	later := clk.now().Add(time.Minute)
+	clk.advance(time.Hour)
+	if err := s.RemoveUser(ctx, "dora"); err != nil {
+		t.Fatal(err)
+	}
+	mustAddUser(t, s, "dora", "a new dora's password", auth.RoleAdmin)
+	_, err = s.TokenPrincipal(ctx, "dora", later)
+	wantBadCredentials(t, err, "before its password changed")
+}
+
+// TestOpenStoreAddsColumns opens a database made before
+// credentials_changed_at existed: the column is added and old users'
+// tokens are judged by their creation time.
+func TestOpenStoreAddsColumns(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	if _, err := db.Exec(`CREATE TABLE edp_users (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL,
+		roles TEXT NOT NULL, created_at TEXT, disabled INTEGER NOT NULL DEFAULT 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO edp_users (name, password_hash, roles, created_at) VALUES ('old', 'x', 'reader', '2026-03-01T12:00:00.000000000Z')`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := auth.OpenStore(ctx, db)
+	if err != nil {
+		t.Fatalf("OpenStore on an old database: %v", err)
+	}
+	if _, err := auth.OpenStore(ctx, db); err != nil {
+		t.Fatalf("OpenStore again: %v", err)
+	}
+	if _, err := s.TokenPrincipal(ctx, "old", base.Add(time.Hour)); err != nil {
+		t.Errorf("token issued after creation = %v", err)
+	}
+	_, err = s.TokenPrincipal(ctx, "old", base.Add(-time.Hour))
+	wantBadCredentials(t, err, "before its password changed")
+}

@@ -260,7 +260,11 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 	if claims.Subject == "" {
 		return Principal{}, fmt.Errorf("%w: token is malformed: no subject", ErrBadCredentials)
 	}
-	return Principal{Name: claims.Subject, Roles: claims.Roles, Method: MethodToken}, nil
+	p := Principal{Name: claims.Subject, Roles: claims.Roles, Method: MethodToken}
+	if claims.IssuedAt != nil {
+		p.IssuedAt = claims.IssuedAt.Time
+	}
+	return p, nil
 }
 
 // refusal turns an error of the JWT parser into one wrapping

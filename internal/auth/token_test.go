@@ -133,7 +133,11 @@ func TestTokenRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := auth.Principal{Name: "alice", Roles: []string{"reader", "writer"}, Method: auth.MethodToken}
+	want := auth.Principal{Name: "alice", Roles: []string{"reader", "writer"}, Method: auth.MethodToken, IssuedAt: base}
+	if !p.IssuedAt.Equal(base) {
+		t.Errorf("Verify IssuedAt = %v, want %v", p.IssuedAt, base)
+	}
+	p.IssuedAt = base
 	if !reflect.DeepEqual(p, want) {
 		t.Fatalf("Verify = %+v, want %+v", p, want)
 	}
