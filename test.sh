@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Runs edp's checks and tests. CI runs this same script (see .ci/run).
+# With EDP_TEST_POSTGRES set (an admin DSN; .ci/run sets one) the metadata
+# database tests run against PostgreSQL as well as SQLite.
 set -euo pipefail
 cd "$(dirname "$0")"
 go vet ./...
@@ -7,4 +9,5 @@ go test -count=1 -timeout 30m ./...
 # The packages where requests, jobs and audit appends run concurrently, again
 # under the race detector.
 go test -race -count=1 -timeout 30m ./internal/api/ ./internal/audit/ ./internal/jobs/ \
-  ./internal/auth/... ./internal/telemetry/... ./internal/resilience/ ./internal/server/
+  ./internal/auth/... ./internal/telemetry/... ./internal/resilience/ ./internal/server/ \
+  ./internal/metadb/...

@@ -70,7 +70,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.engine.Close() })
-	if e.users, err = auth.OpenStore(ctx, e.lake.DB()); err != nil {
+	if e.users, err = auth.OpenStore(ctx, e.lake.MetaDB()); err != nil {
 		t.Fatal(err)
 	}
 	if e.tokens, err = auth.OpenTokens(filepath.Join(dir, "keys", "tokens.json"), auth.TokenOptions{}); err != nil {
@@ -81,7 +81,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	e.pub = pub
-	if e.audit, err = audit.Open(ctx, e.lake.DB(), audit.Options{Signer: priv, CheckpointEvery: 10}); err != nil {
+	if e.audit, err = audit.Open(ctx, e.lake.MetaDB(), audit.Options{Signer: priv, CheckpointEvery: 10}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.audit.Close() })

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/edp-data/edp/internal/metadb"
 )
 
 // Errors callers match with errors.Is.
@@ -89,7 +91,7 @@ type Options struct {
 
 // Log appends to and reads the audit tables of one database.
 type Log struct {
-	db        *sql.DB
+	db        *metadb.DB
 	signer    ed25519.PrivateKey
 	every     int
 	clock     func() time.Time
@@ -97,7 +99,7 @@ type Log struct {
 
 	mu         sync.Mutex // serializes writers on conn
 	conn       *sql.Conn  // pinned writer connection, nil until needed or after a failure
-	prevSync   int        // the pool's synchronous setting, restored on Close
+	prevSync   int        // SQLite: the pool's synchronous setting, restored on Close
 	connClosed bool       // set by Close once the writer goroutine has stopped
 
 	qmu     sync.Mutex // guards queue and closed
@@ -123,36 +125,61 @@ type pending struct {
 	done    chan struct{}
 }
 
-// The schema is SQLite's. A PostgreSQL port changes BLOB to BYTEA and
-// INTEGER to BIGINT, rebinds the ? placeholders to $n, and replaces the
-// PRAGMAs and BEGIN IMMEDIATE in this file with a transaction that starts
-// with LOCK TABLE edp_audit_log IN EXCLUSIVE MODE.
-var schema = []string{
-	`CREATE TABLE IF NOT EXISTS edp_audit_log (
-		seq INTEGER PRIMARY KEY,
-		ts TEXT NOT NULL,
-		principal TEXT NOT NULL,
-		action TEXT NOT NULL,
-		resource TEXT NOT NULL,
-		outcome TEXT NOT NULL,
-		details TEXT NOT NULL,
-		prev_hash BLOB NOT NULL,
-		hash BLOB NOT NULL)`,
-	`CREATE INDEX IF NOT EXISTS edp_audit_log_principal ON edp_audit_log (principal, seq)`,
-	`CREATE INDEX IF NOT EXISTS edp_audit_log_ts ON edp_audit_log (ts)`,
-	`CREATE TABLE IF NOT EXISTS edp_audit_checkpoints (
-		seq INTEGER PRIMARY KEY,
-		head_hash BLOB NOT NULL,
-		signed_at TEXT NOT NULL,
-		signature BLOB NOT NULL)`,
-}
+// component names the audit tables in edp_schema_migrations.
+const component = "audit"
 
-// Open creates the audit tables in db if missing and returns a Log over
-// them. db is edp's metadata database (lake.DB()) and stays owned by the
-// caller. The Log pins one connection of db's pool for its writes, so the
-// pool must allow at least two open connections, and runs one writer
-// goroutine until Close.
-func Open(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
+// migrations create the audit tables. Version 1 is idempotent (IF NOT
+// EXISTS) because SQLite databases made before migrations existed already
+// hold these tables. seq is 64-bit on both engines (SQLite's INTEGER is).
+var migrations = []metadb.Migration{{
+	Version: 1, Name: "audit log and checkpoints",
+	SQLite: []string{
+		`CREATE TABLE IF NOT EXISTS edp_audit_log (
+			seq INTEGER PRIMARY KEY,
+			ts TEXT NOT NULL,
+			principal TEXT NOT NULL,
+			action TEXT NOT NULL,
+			resource TEXT NOT NULL,
+			outcome TEXT NOT NULL,
+			details TEXT NOT NULL,
+			prev_hash BLOB NOT NULL,
+			hash BLOB NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS edp_audit_log_principal ON edp_audit_log (principal, seq)`,
+		`CREATE INDEX IF NOT EXISTS edp_audit_log_ts ON edp_audit_log (ts)`,
+		`CREATE TABLE IF NOT EXISTS edp_audit_checkpoints (
+			seq INTEGER PRIMARY KEY,
+			head_hash BLOB NOT NULL,
+			signed_at TEXT NOT NULL,
+			signature BLOB NOT NULL)`,
+	},
+	Postgres: []string{
+		`CREATE TABLE IF NOT EXISTS edp_audit_log (
+			seq BIGINT PRIMARY KEY,
+			ts TEXT NOT NULL,
+			principal TEXT NOT NULL,
+			action TEXT NOT NULL,
+			resource TEXT NOT NULL,
+			outcome TEXT NOT NULL,
+			details TEXT NOT NULL,
+			prev_hash BYTEA NOT NULL,
+			hash BYTEA NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS edp_audit_log_principal ON edp_audit_log (principal, seq)`,
+		`CREATE INDEX IF NOT EXISTS edp_audit_log_ts ON edp_audit_log (ts)`,
+		`CREATE TABLE IF NOT EXISTS edp_audit_checkpoints (
+			seq BIGINT PRIMARY KEY,
+			head_hash BYTEA NOT NULL,
+			signed_at TEXT NOT NULL,
+			signature BYTEA NOT NULL)`,
+	},
+}}
+
+// Open brings the audit tables in db up to date (see metadb.DB.Migrate)
+// and returns a Log over them. db is edp's metadata database
+// (lake.MetaDB()), SQLite or PostgreSQL, and stays owned by the caller. The
+// Log pins one connection of db's pool for its writes, so the pool must
+// allow at least two open connections, and runs one writer goroutine until
+// Close.
+func Open(ctx context.Context, db *metadb.DB, opts Options) (*Log, error) {
 	if opts.Signer != nil && len(opts.Signer) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("%w: signing key has %d bytes, want %d", ErrInvalid, len(opts.Signer), ed25519.PrivateKeySize)
 	}
@@ -162,10 +189,8 @@ func Open(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	for _, stmt := range schema {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return nil, fmt.Errorf("create audit tables: %w", err)
-		}
+	if err := db.Migrate(ctx, component, migrations); err != nil {
+		return nil, fmt.Errorf("audit tables: %w", err)
 	}
 	l := &Log{
 		db: db, signer: opts.Signer, every: opts.CheckpointEvery, clock: opts.Clock, batchHook: opts.batchHook,
@@ -185,11 +210,14 @@ func Open(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 
 // writer returns the pinned write connection, opening it if needed.
 //
-// Durability is set here rather than left to the caller: the lake opens the
-// shared database with synchronous=NORMAL, under which a WAL commit can be
-// lost on power failure. An audit entry must survive once Append returns, so
-// this one connection runs with synchronous=FULL (fsync on every commit)
-// while the lake's other connections keep their faster setting.
+// Durability is set here rather than left to the caller. On SQLite the lake
+// opens the shared database with synchronous=NORMAL, under which a WAL
+// commit can be lost on power failure; an audit entry must survive once
+// Append returns, so this one connection runs with synchronous=FULL (fsync
+// on every commit) while the lake's other connections keep their faster
+// setting. On PostgreSQL a commit is durable (flushed to the WAL) under
+// synchronous_commit, which is on by default; should the server or role
+// have turned it off, this connection turns it back on for itself.
 // Must be called with l.mu held.
 func (l *Log) writer(ctx context.Context) (*sql.Conn, error) {
 	if l.connClosed {
@@ -198,11 +226,49 @@ func (l *Log) writer(ctx context.Context) (*sql.Conn, error) {
 	if l.conn != nil {
 		return l.conn, nil
 	}
-	c, err := l.db.Conn(ctx)
+	c, err := l.freshConn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit connection: %w", err)
 	}
-	var prevSync, busy int
+	if l.db.Dialect == metadb.Postgres {
+		err = raisePostgresDurability(ctx, c)
+	} else {
+		l.prevSync, err = raiseSQLiteDurability(ctx, c)
+	}
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("audit connection: %w", err)
+	}
+	l.conn = c
+	return c, nil
+}
+
+// freshConn takes a connection from the pool that answers a ping. After a
+// PostgreSQL restart the pool still holds connections the server has
+// closed, and database/sql hands one out without checking it if it was
+// used in the last second; each failed ping discards one, so a few tries
+// reach a live (or newly opened) connection.
+func (l *Log) freshConn(ctx context.Context) (*sql.Conn, error) {
+	const tries = 8
+	for i := 1; ; i++ {
+		c, err := l.db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		err = c.PingContext(ctx)
+		if err == nil {
+			return c, nil
+		}
+		_ = c.Raw(func(any) error { return driver.ErrBadConn })
+		c.Close()
+		if i == tries || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+}
+
+func raiseSQLiteDurability(ctx context.Context, c *sql.Conn) (prevSync int, err error) {
+	var busy int
 	err = c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&prevSync)
 	if err == nil {
 		_, err = c.ExecContext(ctx, "PRAGMA synchronous=FULL")
@@ -215,12 +281,26 @@ func (l *Log) writer(ctx context.Context) (*sql.Conn, error) {
 	if err == nil && busy == 0 {
 		_, err = c.ExecContext(ctx, "PRAGMA busy_timeout=10000")
 	}
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("audit connection: %w", err)
+	return prevSync, err
+}
+
+func raisePostgresDurability(ctx context.Context, c *sql.Conn) error {
+	// As busy_timeout on SQLite: wait for another process's batch to
+	// commit, but not forever behind a stuck one.
+	if _, err := c.ExecContext(ctx, "SET lock_timeout = '10s'"); err != nil {
+		return err
 	}
-	l.conn, l.prevSync = c, prevSync
-	return c, nil
+	var sc string
+	if err := c.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&sc); err != nil {
+		return err
+	}
+	// local, remote_write, on and remote_apply all wait for the local WAL
+	// flush; only off does not.
+	if sc == "off" {
+		_, err := c.ExecContext(ctx, "SET synchronous_commit = on")
+		return err
+	}
+	return nil
 }
 
 // Close stops accepting appends: an Append that starts after Close has
@@ -249,24 +329,46 @@ func (l *Log) Close() error {
 	if l.conn == nil {
 		return nil
 	}
-	_, err := l.conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA synchronous=%d", l.prevSync))
+	var err error
+	if l.db.Dialect == metadb.Postgres {
+		_, err = l.conn.ExecContext(context.Background(), "RESET synchronous_commit")
+		if err == nil {
+			_, err = l.conn.ExecContext(context.Background(), "RESET lock_timeout")
+		}
+	} else {
+		_, err = l.conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA synchronous=%d", l.prevSync))
+	}
 	err = errors.Join(err, l.conn.Close())
 	l.conn = nil
 	return err
 }
 
-// inTx runs fn in a write transaction on the writer connection.
-// BEGIN IMMEDIATE takes SQLite's write lock before fn reads the head, so a
-// writer in another process cannot append between our read and our insert;
-// the mutex does the same for goroutines, and seq's primary key is the last
-// guard against a fork. Must be called with l.mu held.
+// inTx runs fn in a write transaction on the writer connection, holding a
+// lock that keeps writers in other processes out until it commits, so none
+// can append between our read of the head and our insert: on SQLite BEGIN
+// IMMEDIATE takes the database's write lock; on PostgreSQL the transaction
+// starts with LOCK TABLE edp_audit_log IN EXCLUSIVE MODE, which leaves
+// readers (Verify, Search) free. The mutex does the same for goroutines,
+// and seq's primary key is the last guard against a fork. Must be called
+// with l.mu held.
+//
+// A connection that cannot even begin (the server restarted, or closed an
+// idle connection) is replaced and the begin tried once more: nothing has
+// been written yet, so the retry cannot duplicate an entry.
 func (l *Log) inTx(ctx context.Context, fn func(*sql.Conn) error) error {
-	c, err := l.writer(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return fmt.Errorf("audit: begin: %w", err)
+	var c *sql.Conn
+	var err error
+	for attempt := 1; ; attempt++ {
+		if c, err = l.writer(ctx); err != nil {
+			return err
+		}
+		if err = l.begin(ctx, c); err == nil {
+			break
+		}
+		l.discard(c)
+		if attempt == 2 || ctx.Err() != nil {
+			return fmt.Errorf("audit: begin: %w", err)
+		}
 	}
 	if err := fn(c); err != nil {
 		l.rollback(ctx, c)
@@ -281,13 +383,34 @@ func (l *Log) inTx(ctx context.Context, fn func(*sql.Conn) error) error {
 	return nil
 }
 
+func (l *Log) begin(ctx context.Context, c *sql.Conn) error {
+	if l.db.Dialect != metadb.Postgres {
+		_, err := c.ExecContext(ctx, "BEGIN IMMEDIATE")
+		return err
+	}
+	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
+		return err
+	}
+	if _, err := c.ExecContext(ctx, "LOCK TABLE edp_audit_log IN EXCLUSIVE MODE"); err != nil {
+		_, _ = c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	return nil
+}
+
 // rollback ends a failed transaction. If even that fails the connection's
-// state is unknown, so it is discarded (returning driver.ErrBadConn from Raw
-// makes database/sql close it) and the next write opens a fresh one.
+// state is unknown, so it is discarded and the next write opens a fresh one.
 func (l *Log) rollback(ctx context.Context, c *sql.Conn) {
 	if _, err := c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); err == nil {
 		return
 	}
+	l.discard(c)
+}
+
+// discard closes the writer connection for good (returning
+// driver.ErrBadConn from Raw makes database/sql close it rather than pool
+// it), so the next write opens a fresh one.
+func (l *Log) discard(c *sql.Conn) {
 	_ = c.Raw(func(any) error { return driver.ErrBadConn })
 	c.Close()
 	l.conn = nil
@@ -295,10 +418,11 @@ func (l *Log) rollback(ctx context.Context, c *sql.Conn) {
 
 // Append adds rec as the next entry and returns it once it is durable: the
 // transaction holding it has committed on the writer connection, which runs
-// with synchronous=FULL, so SQLite has fsynced it (to the WAL in WAL mode)
-// and the entry survives a crash of the process or of the machine, as far as
-// the disk honours fsync. Every CheckpointEvery-th entry is also signed in
-// the same transaction.
+// with synchronous=FULL on SQLite (fsynced, to the WAL in WAL mode) and
+// synchronous_commit on PostgreSQL (its WAL flushed), so the entry survives
+// a crash of the process or of the machine, as far as the disk honours
+// fsync. Every CheckpointEvery-th entry is also signed in the same
+// transaction.
 //
 // Concurrent Appends share transactions (group commit): one writer goroutine
 // takes up to 256 queued records at a time and writes them, in the order
@@ -312,8 +436,9 @@ func (l *Log) rollback(ctx context.Context, c *sql.Conn) {
 // ctx.Err(); once rec is in a transaction, Append waits for that
 // transaction's outcome whatever ctx does, so a returned entry is always
 // durable and a context error never hides a written one. (As with any
-// database, an fsync that itself fails during COMMIT leaves SQLite unable to
-// say what reached the disk; Verify remains the judge.) After Close, Append
+// database, an fsync that itself fails during COMMIT, or a connection lost
+// during it, leaves the caller unable to say what reached the disk; Verify
+// remains the judge.) After Close, Append
 // returns ErrClosed.
 func (l *Log) Append(ctx context.Context, rec Record) (Entry, error) {
 	rec.Principal, rec.Action = clean(rec.Principal), clean(rec.Action)
@@ -412,8 +537,8 @@ func (l *Log) flush() bool {
 // whole, so the next batch starts from the same head.
 //
 // No caller's ctx governs it: the batch belongs to all of its waiters, and
-// one of them giving up must not fail the others. busy_timeout bounds the
-// wait for another process's write lock.
+// one of them giving up must not fail the others. busy_timeout (SQLite) or
+// lock_timeout (PostgreSQL) bounds the wait for another process's lock.
 func (l *Log) writeBatch(batch []*pending) ([]Entry, error) {
 	ctx := context.Background()
 	l.mu.Lock()
@@ -424,9 +549,9 @@ func (l *Log) writeBatch(batch []*pending) ([]Entry, error) {
 		if err != nil {
 			return err
 		}
-		ins, err := c.PrepareContext(ctx, `INSERT INTO edp_audit_log
+		ins, err := c.PrepareContext(ctx, l.db.Rebind(`INSERT INTO edp_audit_log
 			(seq, ts, principal, action, resource, outcome, details, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`))
 		if err != nil {
 			return fmt.Errorf("audit: prepare append: %w", err)
 		}
@@ -481,7 +606,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 			return fmt.Errorf("%w: nothing to checkpoint, the audit log is empty", ErrInvalid)
 		}
 		var signedAt string
-		err = c.QueryRowContext(ctx, `SELECT head_hash, signed_at, signature FROM edp_audit_checkpoints WHERE seq = ?`, seq).
+		err = c.QueryRowContext(ctx, l.db.Rebind(`SELECT head_hash, signed_at, signature FROM edp_audit_checkpoints WHERE seq = ?`), seq).
 			Scan(&cp.HeadHash, &signedAt, &cp.Signature)
 		switch {
 		case err == nil:
@@ -501,7 +626,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 func (l *Log) sign(ctx context.Context, c *sql.Conn, seq int64, head []byte) (Checkpoint, error) {
 	signedAt := formatTime(l.clock())
 	sig := ed25519.Sign(l.signer, checkpointMessage(seq, signedAt, head))
-	_, err := c.ExecContext(ctx, `INSERT INTO edp_audit_checkpoints (seq, head_hash, signed_at, signature) VALUES (?, ?, ?, ?)`,
+	_, err := c.ExecContext(ctx, l.db.Rebind(`INSERT INTO edp_audit_checkpoints (seq, head_hash, signed_at, signature) VALUES (?, ?, ?, ?)`),
 		seq, head, signedAt, sig)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("audit: checkpoint %d: %w", seq, err)

@@ -5,19 +5,17 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	_ "modernc.org/sqlite"
-
 	"github.com/edp-data/edp/internal/audit"
+	"github.com/edp-data/edp/internal/metadb"
+	"github.com/edp-data/edp/internal/metadb/metadbtest"
 )
 
 // tsLayout mirrors the stored timestamp format, for forging rows by hand.
@@ -40,36 +38,34 @@ func (c *clock) now() time.Time {
 }
 
 type fixture struct {
-	db   *sql.DB
+	db   *metadb.DB
 	log  *audit.Log
 	pub  ed25519.PublicKey
 	priv ed25519.PrivateKey
 }
 
-// openDB opens the metadata database the way lake.Open does, including its
-// synchronous=NORMAL: the package must raise durability itself.
-func openDB(t *testing.T) *sql.DB {
+// openDB opens a fresh metadata database on eng the way lake.Open does,
+// on SQLite including its synchronous=NORMAL: the package must raise
+// durability itself.
+func openDB(t *testing.T, eng metadbtest.Engine) *metadb.DB {
 	t.Helper()
-	return openPath(t, filepath.Join(t.TempDir(), "meta.db"))
+	return metadbtest.Open(t, eng.URI(t))
 }
 
-func openPath(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)")
-	if err != nil {
-		t.Fatal(err)
+// eachEngine runs test once per metadata database engine.
+func eachEngine(t *testing.T, test func(*testing.T, metadbtest.Engine)) {
+	for _, eng := range metadbtest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) { test(t, eng) })
 	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
-func newFixture(t *testing.T, every int) *fixture {
+func newFixture(t *testing.T, eng metadbtest.Engine, every int) *fixture {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := openDB(t)
+	db := openDB(t, eng)
 	c := &clock{t: base}
 	l, err := audit.Open(context.Background(), db, audit.Options{Signer: priv, CheckpointEvery: every, Clock: c.now})
 	if err != nil {
@@ -102,7 +98,7 @@ func (f *fixture) appendN(t *testing.T, n int) {
 
 func (f *fixture) exec(t *testing.T, q string, args ...any) {
 	t.Helper()
-	if _, err := f.db.Exec(q, args...); err != nil {
+	if _, err := f.db.Exec(f.db.Rebind(q), args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
@@ -116,9 +112,11 @@ func (f *fixture) verify(t *testing.T) *audit.Report {
 	return rep
 }
 
-func TestAppendAndVerifyClean(t *testing.T) {
+func TestAppendAndVerifyClean(t *testing.T) { eachEngine(t, testAppendAndVerifyClean) }
+
+func testAppendAndVerifyClean(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	f := newFixture(t, 100)
+	f := newFixture(t, eng, 100)
 	big := int64(1<<62 + 1) // loses precision if it ever passes through float64
 	e, err := f.log.Append(ctx, audit.Record{
 		Principal: "alice", Action: "query", Resource: "sales.orders", Outcome: audit.OutcomeSuccess,
@@ -176,7 +174,11 @@ func TestAppendAndVerifyClean(t *testing.T) {
 }
 
 func TestAppendRejectsIncompleteRecord(t *testing.T) {
-	f := newFixture(t, 0)
+	eachEngine(t, testAppendRejectsIncompleteRecord)
+}
+
+func testAppendRejectsIncompleteRecord(t *testing.T, eng metadbtest.Engine) {
+	f := newFixture(t, eng, 0)
 	if _, err := f.log.Append(context.Background(), audit.Record{Principal: "alice", Outcome: audit.OutcomeSuccess}); !errors.Is(err, audit.ErrInvalid) {
 		t.Fatalf("no action: err = %v, want ErrInvalid", err)
 	}
@@ -194,8 +196,8 @@ func TestAppendRejectsIncompleteRecord(t *testing.T) {
 }
 
 // tamperFixture has 20 entries with checkpoints at 10 and 20.
-func tamperFixture(t *testing.T) *fixture {
-	f := newFixture(t, 10)
+func tamperFixture(t *testing.T, eng metadbtest.Engine) *fixture {
+	f := newFixture(t, eng, 10)
 	f.appendN(t, 20)
 	if rep := f.verify(t); !rep.OK() || rep.Checkpoints != 2 {
 		t.Fatalf("before tampering: %+v", rep)
@@ -211,7 +213,9 @@ func randomHash(t *testing.T) []byte {
 	return b
 }
 
-func TestVerifyDetectsTampering(t *testing.T) {
+func TestVerifyDetectsTampering(t *testing.T) { eachEngine(t, testVerifyDetectsTampering) }
+
+func testVerifyDetectsTampering(t *testing.T, eng metadbtest.Engine) {
 	tests := []struct {
 		name   string
 		tamper func(t *testing.T, f *fixture)
@@ -313,7 +317,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := tamperFixture(t)
+			f := tamperFixture(t, eng)
 			tt.tamper(t, f)
 			rep := f.verify(t)
 			if rep.OK() {
@@ -368,8 +372,10 @@ func rewriteChain(t *testing.T, f *fixture) {
 	}
 }
 
-func TestVerifyWrongKey(t *testing.T) {
-	f := tamperFixture(t)
+func TestVerifyWrongKey(t *testing.T) { eachEngine(t, testVerifyWrongKey) }
+
+func testVerifyWrongKey(t *testing.T, eng metadbtest.Engine) {
+	f := tamperFixture(t, eng)
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
 	rep, err := f.log.Verify(context.Background(), other)
 	if err != nil {
@@ -383,8 +389,10 @@ func TestVerifyWrongKey(t *testing.T) {
 	}
 }
 
-func TestConcurrentAppends(t *testing.T) {
-	f := newFixture(t, 10)
+func TestConcurrentAppends(t *testing.T) { eachEngine(t, testConcurrentAppends) }
+
+func testConcurrentAppends(t *testing.T, eng metadbtest.Engine) {
+	f := newFixture(t, eng, 10)
 	const workers, each = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
@@ -418,15 +426,18 @@ func TestConcurrentAppends(t *testing.T) {
 }
 
 // TestTwoWriters models two processes (server and CLI) appending to the same
-// database through separate pools: BEGIN IMMEDIATE must keep them from
-// reading the same head and forking the chain.
-func TestTwoWriters(t *testing.T) {
+// database through separate pools: the batch lock (BEGIN IMMEDIATE,
+// LOCK TABLE) must keep them from reading the same head and forking the
+// chain.
+func TestTwoWriters(t *testing.T) { eachEngine(t, testTwoWriters) }
+
+func testTwoWriters(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "meta.db")
+	uri := eng.URI(t)
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	var logs [2]*audit.Log
 	for i := range logs {
-		l, err := audit.Open(ctx, openPath(t, path), audit.Options{Signer: priv, CheckpointEvery: 7})
+		l, err := audit.Open(ctx, metadbtest.Open(t, uri), audit.Options{Signer: priv, CheckpointEvery: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -458,9 +469,11 @@ func TestTwoWriters(t *testing.T) {
 	}
 }
 
-func TestCheckpointAndReopen(t *testing.T) {
+func TestCheckpointAndReopen(t *testing.T) { eachEngine(t, testCheckpointAndReopen) }
+
+func testCheckpointAndReopen(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	f := newFixture(t, 100)
+	f := newFixture(t, eng, 100)
 	f.appendN(t, 5)
 	if rep := f.verify(t); rep.LastCheckpoint != 0 || rep.Entries != 5 {
 		t.Fatalf("before checkpoint: %+v", rep)
@@ -515,9 +528,11 @@ func TestCheckpointAndReopen(t *testing.T) {
 	}
 }
 
-func TestTailAndSearch(t *testing.T) {
+func TestTailAndSearch(t *testing.T) { eachEngine(t, testTailAndSearch) }
+
+func testTailAndSearch(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	f := newFixture(t, -1) // no checkpoints, so entry k is stamped base+k s
+	f := newFixture(t, eng, -1) // no checkpoints, so entry k is stamped base+k s
 	f.appendN(t, 24)
 
 	tail, err := f.log.Tail(ctx, 3)

@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	"github.com/edp-data/edp/internal/audit"
+	"github.com/edp-data/edp/internal/metadb"
 )
 
 var benchClients = []int{1, 16}
@@ -32,7 +33,7 @@ func BenchmarkAppend(b *testing.B) {
 			ctx := context.Background()
 			// The pool is opened as lake.Open opens it (synchronous=NORMAL);
 			// the Log raises its own connection to FULL.
-			db := openBenchDB(b, "NORMAL")
+			db := &metadb.DB{DB: openBenchDB(b, "NORMAL"), Dialect: metadb.SQLite}
 			_, priv, err := ed25519.GenerateKey(rand.Reader)
 			if err != nil {
 				b.Fatal(err)

@@ -5,11 +5,16 @@
 // Ed25519 key. Verify walks the chain and the signed checkpoints and names the
 // first entry that was modified, deleted, inserted, reordered or truncated.
 //
-// Append returns only once its entry is durable (committed with
-// synchronous=FULL). Concurrent Appends are group-committed: one writer
-// goroutine writes whatever is queued, in acceptance order, in one
-// transaction with one fsync, so a server can audit every request without
-// serializing its clients on the disk.
+// The metadata database is SQLite or PostgreSQL (see internal/metadb); the
+// tables are created by versioned migrations. Append returns only once its
+// entry is durable: committed with synchronous=FULL on SQLite, and under
+// synchronous_commit (on by default) on PostgreSQL. Concurrent Appends are
+// group-committed: one writer goroutine writes whatever is queued, in
+// acceptance order, in one transaction with one fsync, so a server can audit
+// every request without serializing its clients on the disk. Writers in
+// several processes chain correctly: each batch holds a lock across
+// processes (BEGIN IMMEDIATE on SQLite, LOCK TABLE … IN EXCLUSIVE MODE on
+// PostgreSQL) from its read of the head to its commit.
 //
 // What it guarantees: anyone who can write the database but does not hold the
 // signing key cannot change, remove or reorder entries up to the last
@@ -22,5 +27,5 @@
 //
 // Imported by the wiring in server/, api/ and cli/; lake/ and query/ will
 // reach it later through a small interface they define, so that they do not
-// depend on this package. audit imports nothing from internal/.
+// depend on this package. audit imports only internal/metadb.
 package audit

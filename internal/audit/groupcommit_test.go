@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/edp-data/edp/internal/audit"
+	"github.com/edp-data/edp/internal/metadb"
+	"github.com/edp-data/edp/internal/metadb/metadbtest"
 )
 
 // gate is a batch hook that records every batch size and, when armed, holds
@@ -62,13 +64,13 @@ func (g *gate) batchSizes() []int {
 }
 
 // newGatedFixture is newFixture with a gate on the writer.
-func newGatedFixture(t *testing.T, every int) (*fixture, *gate) {
+func newGatedFixture(t *testing.T, eng metadbtest.Engine, every int) (*fixture, *gate) {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := openDB(t)
+	db := openDB(t, eng)
 	c := &clock{t: base}
 	g := newGate()
 	opts := audit.WithBatchHook(audit.Options{Signer: priv, CheckpointEvery: every, Clock: c.now}, g.hook)
@@ -185,9 +187,11 @@ func multiplesOf(every, upTo int64) []int64 {
 	return out
 }
 
-func TestGroupCommitManyAppenders(t *testing.T) {
+func TestGroupCommitManyAppenders(t *testing.T) { eachEngine(t, testGroupCommitManyAppenders) }
+
+func testGroupCommitManyAppenders(t *testing.T, eng metadbtest.Engine) {
 	const workers, each, every = 16, 40, 7
-	f, g := newGatedFixture(t, every)
+	f, g := newGatedFixture(t, eng, every)
 	got := make([][]audit.Entry, workers)
 	errs := make(chan error, workers*each)
 	var wg sync.WaitGroup
@@ -245,6 +249,38 @@ func TestGroupCommitManyAppenders(t *testing.T) {
 	t.Logf("%d appends in %d batches, largest %d", n, len(sizes), slices.Max(sizes))
 }
 
+// fault installs a trigger named name that fails every insert into
+// edp_audit_log (those matching cond, if given) with msg.
+func (f *fixture) fault(t *testing.T, name, cond, msg string) {
+	t.Helper()
+	if f.db.Dialect == metadb.Postgres {
+		f.exec(t, fmt.Sprintf(`CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION '%s'; END $$`, name, msg))
+		when := ""
+		if cond != "" {
+			when = "WHEN (" + cond + ")"
+		}
+		f.exec(t, fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON edp_audit_log FOR EACH ROW %s EXECUTE FUNCTION %s()`, name, when, name))
+		return
+	}
+	when := ""
+	if cond != "" {
+		when = "WHEN " + cond
+	}
+	f.exec(t, fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON edp_audit_log %s
+		BEGIN SELECT RAISE(ABORT, '%s'); END`, name, when, msg))
+}
+
+func (f *fixture) dropFault(t *testing.T, name string) {
+	t.Helper()
+	if f.db.Dialect == metadb.Postgres {
+		f.exec(t, fmt.Sprintf(`DROP TRIGGER %s ON edp_audit_log`, name))
+		f.exec(t, fmt.Sprintf(`DROP FUNCTION %s()`, name))
+		return
+	}
+	f.exec(t, `DROP TRIGGER `+name)
+}
+
 func sumInts(xs []int) int {
 	s := 0
 	for _, x := range xs {
@@ -257,8 +293,12 @@ func sumInts(xs []int) int {
 // holds behind a held writer, so the batches and the checkpoint multiples
 // inside them are known exactly.
 func TestGroupCommitBatchBoundAndCheckpoints(t *testing.T) {
+	eachEngine(t, testGroupCommitBatchBoundAndCheckpoints)
+}
+
+func testGroupCommitBatchBoundAndCheckpoints(t *testing.T, eng metadbtest.Engine) {
 	const every, queued = 7, 300
-	f, g := newGatedFixture(t, every)
+	f, g := newGatedFixture(t, eng, every)
 	ctx := context.Background()
 	first := f.hold(t, g, ctx, record(0))
 	chans := make([]<-chan result, queued)
@@ -293,15 +333,16 @@ func TestGroupCommitBatchBoundAndCheckpoints(t *testing.T) {
 	}
 }
 
-func TestGroupCommitFailedBatch(t *testing.T) {
+func TestGroupCommitFailedBatch(t *testing.T) { eachEngine(t, testGroupCommitFailedBatch) }
+
+func testGroupCommitFailedBatch(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	f, g := newGatedFixture(t, 4)
+	f, g := newGatedFixture(t, eng, 4)
 	f.appendN(t, 5)
 
 	// A poisoned record fails its whole batch: the records queued before
 	// it in the same transaction must not be written either.
-	f.exec(t, `CREATE TRIGGER poison BEFORE INSERT ON edp_audit_log WHEN NEW.action = 'poison'
-		BEGIN SELECT RAISE(ABORT, 'poisoned record'); END`)
+	f.fault(t, "poison", "NEW.action = 'poison'", "poisoned record")
 	anchor := f.hold(t, g, ctx, record(5))
 	var chans []<-chan result
 	for i := range 8 {
@@ -327,12 +368,11 @@ func TestGroupCommitFailedBatch(t *testing.T) {
 	if len(before) != 6 {
 		t.Fatalf("log has %d entries after the failed batch, want 6", len(before))
 	}
-	f.exec(t, `DROP TRIGGER poison`)
+	f.dropFault(t, "poison")
 
 	// A fault installed while appends run: every waiter fails and the log
 	// does not move.
-	f.exec(t, `CREATE TRIGGER readonly BEFORE INSERT ON edp_audit_log
-		BEGIN SELECT RAISE(ABORT, 'audit log is read-only'); END`)
+	f.fault(t, "readonly", "", "audit log is read-only")
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for i := range 8 {
@@ -358,7 +398,7 @@ func TestGroupCommitFailedBatch(t *testing.T) {
 		t.Fatalf("checkpoints at %v, want %v", got, want)
 	}
 
-	f.exec(t, `DROP TRIGGER readonly`)
+	f.dropFault(t, "readonly")
 	wg = sync.WaitGroup{}
 	errs = make(chan error, 8)
 	for i := range 8 {
@@ -379,8 +419,10 @@ func TestGroupCommitFailedBatch(t *testing.T) {
 	}
 }
 
-func TestAppendCancelled(t *testing.T) {
-	f, g := newGatedFixture(t, -1)
+func TestAppendCancelled(t *testing.T) { eachEngine(t, testAppendCancelled) }
+
+func testAppendCancelled(t *testing.T, eng metadbtest.Engine) {
+	f, g := newGatedFixture(t, eng, -1)
 
 	// Cancelled before it starts: nothing is queued.
 	done, cancel := context.WithCancel(context.Background())
@@ -430,9 +472,11 @@ func TestAppendCancelled(t *testing.T) {
 
 // TestCloseFlushesQueuedAppends pins Close's contract: records accepted
 // before Close are written, and Append after Close began is refused.
-func TestCloseFlushesQueuedAppends(t *testing.T) {
+func TestCloseFlushesQueuedAppends(t *testing.T) { eachEngine(t, testCloseFlushesQueuedAppends) }
+
+func testCloseFlushesQueuedAppends(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	f, g := newGatedFixture(t, 3)
+	f, g := newGatedFixture(t, eng, 3)
 	anchor := f.hold(t, g, ctx, record(0))
 	var chans []<-chan result
 	for i := range 5 {
@@ -475,9 +519,11 @@ func TestCloseFlushesQueuedAppends(t *testing.T) {
 
 // TestCloseStopsWriter opens and closes many Logs and checks that their
 // writer goroutines are gone, goleak style: the count must come back down.
-func TestCloseStopsWriter(t *testing.T) {
+func TestCloseStopsWriter(t *testing.T) { eachEngine(t, testCloseStopsWriter) }
+
+func testCloseStopsWriter(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	db := openDB(t)
+	db := openDB(t, eng)
 	if _, err := db.Exec(`SELECT 1`); err != nil { // let the pool start its own goroutines first
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func (l *Log) Search(ctx context.Context, f Filter) ([]Entry, error) {
 	q += " ORDER BY seq DESC LIMIT ?"
 	args = append(args, limit)
 
-	rows, err := l.db.QueryContext(ctx, q, args...)
+	rows, err := l.db.QueryContext(ctx, l.db.Rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit search: %w", err)
 	}

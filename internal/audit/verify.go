@@ -7,6 +7,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/edp-data/edp/internal/metadb"
 )
 
 // Kind classifies a Problem.
@@ -67,7 +69,14 @@ func (l *Log) Verify(ctx context.Context, pub ed25519.PublicKey) (*Report, error
 	if pub != nil && len(pub) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%w: public key has %d bytes, want %d", ErrInvalid, len(pub), ed25519.PublicKeySize)
 	}
-	tx, err := l.db.BeginTx(ctx, nil)
+	// SQLite's transaction reads one snapshot as it is; PostgreSQL's
+	// default (read committed) takes a new one per statement, so it is
+	// asked for repeatable read.
+	var txOpts *sql.TxOptions
+	if l.db.Dialect == metadb.Postgres {
+		txOpts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	tx, err := l.db.BeginTx(ctx, txOpts)
 	if err != nil {
 		return nil, fmt.Errorf("audit verify: %w", err)
 	}
@@ -156,7 +165,7 @@ walk:
 	rows.Close()
 
 	if broken != nil {
-		rep.Problem, err = classifyBreak(ctx, tx, *broken, prevSeq)
+		rep.Problem, err = classifyBreak(ctx, l.db, tx, *broken, prevSeq)
 		if err != nil {
 			return nil, err
 		}
@@ -178,12 +187,12 @@ walk:
 // this entry was inserted, or its predecessor was replaced by one whose own
 // hash was recomputed. The two are indistinguishable from the table alone,
 // so the message names both.
-func classifyBreak(ctx context.Context, tx *sql.Tx, r row, prevSeq int64) (*Problem, error) {
+func classifyBreak(ctx context.Context, db *metadb.DB, tx *sql.Tx, r row, prevSeq int64) (*Problem, error) {
 	if prevSeq == 0 {
 		return &Problem{KindForged, r.seq, fmt.Sprintf("entry seq %d does not start the chain: its prev_hash is not 32 zero bytes (entry inserted or forged)", r.seq)}, nil
 	}
 	var other int64
-	err := tx.QueryRowContext(ctx, `SELECT seq FROM edp_audit_log WHERE hash = ? AND seq <> ? ORDER BY seq LIMIT 1`, r.prev, r.seq).Scan(&other)
+	err := tx.QueryRowContext(ctx, db.Rebind(`SELECT seq FROM edp_audit_log WHERE hash = ? AND seq <> ? ORDER BY seq LIMIT 1`), r.prev, r.seq).Scan(&other)
 	switch {
 	case err == nil:
 		return &Problem{KindReordered, r.seq, fmt.Sprintf(

@@ -7,13 +7,16 @@ import (
 	"testing"
 
 	"github.com/edp-data/edp/internal/auth"
+	"github.com/edp-data/edp/internal/metadb/metadbtest"
 )
 
 // TestStorePrincipal pins what makes stateless tokens safe: the roles and
 // state read on every request are the user's current ones.
-func TestStorePrincipal(t *testing.T) {
+func TestStorePrincipal(t *testing.T) { eachEngine(t, testStorePrincipal) }
+
+func testStorePrincipal(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	s, _, _ := newStore(t)
+	s, _, _ := newStore(t, eng)
 	mustAddUser(t, s, "alice", alicePW, auth.RoleWriter, auth.RoleReader)
 
 	want := auth.Principal{Name: "alice", Roles: []string{"reader", "writer"}, Method: auth.MethodToken}
@@ -51,9 +54,11 @@ func TestStorePrincipal(t *testing.T) {
 	wantBadCredentials(t, err, "no longer exists")
 }
 
-func TestSetRolesRejects(t *testing.T) {
+func TestSetRolesRejects(t *testing.T) { eachEngine(t, testSetRolesRejects) }
+
+func testSetRolesRejects(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	s, _, _ := newStore(t)
+	s, _, _ := newStore(t, eng)
 	mustAddUser(t, s, "alice", alicePW, auth.RoleReader)
 	if err := s.SetRoles(ctx, "alice", []string{"owner"}); !errors.Is(err, auth.ErrInvalid) {
 		t.Errorf("SetRoles(owner) = %v, want ErrInvalid", err)
@@ -70,9 +75,11 @@ func TestSetRolesRejects(t *testing.T) {
 }
 
 // TestPrincipalMethod pins the Method each way of authenticating sets.
-func TestPrincipalMethod(t *testing.T) {
+func TestPrincipalMethod(t *testing.T) { eachEngine(t, testPrincipalMethod) }
+
+func testPrincipalMethod(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	s, _, _ := newStore(t)
+	s, _, _ := newStore(t, eng)
 	mustAddUser(t, s, "alice", alicePW, auth.RoleReader)
 	key, _, err := s.CreateAPIKey(ctx, "alice", 0)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edp-data/edp/internal/metadb"
 )
 
 // Errors callers match with errors.Is.
@@ -51,65 +53,109 @@ func WithClock(now func() time.Time) StoreOption {
 
 // Store keeps users and API keys in edp's metadata database.
 type Store struct {
-	db  *sql.DB
+	db  *metadb.DB
 	now func() time.Time
 }
 
-// The schema is SQLite's. Timestamps are fixed-width UTC text (see
-// timeLayout). edp_api_keys has no foreign key to edp_users: RemoveUser
-// deletes the user but keeps their revoked keys as a record.
-var storeSchema = []string{
-	`CREATE TABLE IF NOT EXISTS edp_users (
-		name TEXT PRIMARY KEY,
-		password_hash TEXT NOT NULL,
-		roles TEXT NOT NULL,
-		created_at TEXT,
-		disabled INTEGER NOT NULL DEFAULT 0)`,
-	`CREATE TABLE IF NOT EXISTS edp_api_keys (
-		id TEXT PRIMARY KEY,
-		user_name TEXT NOT NULL,
-		hash BLOB NOT NULL,
-		created_at TEXT,
-		expires_at TEXT,
-		revoked_at TEXT)`,
-	`CREATE INDEX IF NOT EXISTS edp_api_keys_user ON edp_api_keys (user_name)`,
-}
+// storeComponent names the store's tables in edp_schema_migrations.
+const storeComponent = "auth"
 
-// storeColumns are columns added after the tables were first released,
-// added to existing databases by OpenStore.
-var storeColumns = []struct{ table, column, decl string }{
-	// When the user's password last changed, or the user was (re)created:
-	// access tokens issued before it are refused.
-	{"edp_users", "credentials_changed_at", "TEXT"},
+// storeMigrations create and evolve the store's tables. Timestamps are
+// fixed-width UTC text (see timeLayout) on both engines. edp_api_keys has no
+// foreign key to edp_users: RemoveUser deletes the user but keeps their
+// revoked keys as a record.
+//
+// Version 1 is idempotent (IF NOT EXISTS) because databases made before
+// migrations existed already hold these tables; version 2 then adds the
+// column such databases may lack, and is a no-op on the rest.
+var storeMigrations = []metadb.Migration{
+	{
+		Version: 1, Name: "users and API keys",
+		SQLite: []string{
+			`CREATE TABLE IF NOT EXISTS edp_users (
+				name TEXT PRIMARY KEY,
+				password_hash TEXT NOT NULL,
+				roles TEXT NOT NULL,
+				created_at TEXT,
+				disabled INTEGER NOT NULL DEFAULT 0,
+				credentials_changed_at TEXT)`,
+			`CREATE TABLE IF NOT EXISTS edp_api_keys (
+				id TEXT PRIMARY KEY,
+				user_name TEXT NOT NULL,
+				hash BLOB NOT NULL,
+				created_at TEXT,
+				expires_at TEXT,
+				revoked_at TEXT)`,
+			`CREATE INDEX IF NOT EXISTS edp_api_keys_user ON edp_api_keys (user_name)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE IF NOT EXISTS edp_users (
+				name TEXT PRIMARY KEY,
+				password_hash TEXT NOT NULL,
+				roles TEXT NOT NULL,
+				created_at TEXT,
+				disabled BOOLEAN NOT NULL DEFAULT FALSE,
+				credentials_changed_at TEXT)`,
+			`CREATE TABLE IF NOT EXISTS edp_api_keys (
+				id TEXT PRIMARY KEY,
+				user_name TEXT NOT NULL,
+				hash BYTEA NOT NULL,
+				created_at TEXT,
+				expires_at TEXT,
+				revoked_at TEXT)`,
+			`CREATE INDEX IF NOT EXISTS edp_api_keys_user ON edp_api_keys (user_name)`,
+		},
+	},
+	{
+		// When the user's password last changed, or the user was
+		// (re)created: access tokens issued before it are refused.
+		Version: 2, Name: "users.credentials_changed_at",
+		Postgres: []string{`ALTER TABLE edp_users ADD COLUMN IF NOT EXISTS credentials_changed_at TEXT`},
+		Func: func(ctx context.Context, q metadb.Querier, d metadb.Dialect) error {
+			if d != metadb.SQLite {
+				return nil
+			}
+			// SQLite has no ADD COLUMN IF NOT EXISTS.
+			var n int
+			if err := q.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('edp_users') WHERE name = 'credentials_changed_at'`).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			_, err := q.ExecContext(ctx, `ALTER TABLE edp_users ADD COLUMN credentials_changed_at TEXT`)
+			return err
+		},
+	},
 }
 
 // timeLayout is RFC 3339 with exactly nine fractional digits in UTC, as in
 // package audit: fixed width keeps the text in time order.
 const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
-// OpenStore creates the user and API key tables in db if missing. db is
-// edp's metadata database and stays owned by the caller.
-func OpenStore(ctx context.Context, db *sql.DB, opts ...StoreOption) (*Store, error) {
+// OpenStore brings the user and API key tables in db up to date (see
+// metadb.DB.Migrate). db is edp's metadata database, SQLite or PostgreSQL,
+// and stays owned by the caller.
+func OpenStore(ctx context.Context, db *metadb.DB, opts ...StoreOption) (*Store, error) {
 	s := &Store{db: db, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
-	for _, stmt := range storeSchema {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return nil, fmt.Errorf("create auth tables: %w", err)
-		}
-	}
-	for _, c := range storeColumns {
-		var n int
-		err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n)
-		if err == nil && n == 0 {
-			_, err = db.ExecContext(ctx, `ALTER TABLE `+c.table+` ADD COLUMN `+c.column+` `+c.decl)
-		}
-		if err != nil && !strings.Contains(err.Error(), "duplicate column") {
-			return nil, fmt.Errorf("add %s.%s: %w", c.table, c.column, err)
-		}
+	if err := db.Migrate(ctx, storeComponent, storeMigrations); err != nil {
+		return nil, fmt.Errorf("auth tables: %w", err)
 	}
 	return s, nil
+}
+
+// exec, query and queryRow run a statement written with ? placeholders on
+// the store's engine.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return s.db.ExecContext(ctx, s.db.Rebind(q), args...)
+}
+
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, s.db.Rebind(q), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.db.QueryRowContext(ctx, s.db.Rebind(q), args...)
 }
 
 // AddUser creates a user. roles must be non-empty and each one of RoleAdmin,
@@ -131,7 +177,7 @@ func (s *Store) AddUser(ctx context.Context, name, password string, roles []stri
 	}
 	// ON CONFLICT rather than a prior SELECT: two concurrent adds of one
 	// name cannot both succeed.
-	res, err := s.db.ExecContext(ctx,
+	res, err := s.exec(ctx,
 		`INSERT INTO edp_users (name, password_hash, roles, created_at, credentials_changed_at) VALUES (?, ?, ?, ?, ?)
 		 ON CONFLICT (name) DO NOTHING`,
 		name, hash, strings.Join(roles, ","), s.stamp(), s.stamp())
@@ -148,7 +194,7 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE edp_users SET password_hash = ?, credentials_changed_at = ? WHERE name = ?`, hash, s.stamp(), name)
+	res, err := s.exec(ctx, `UPDATE edp_users SET password_hash = ?, credentials_changed_at = ? WHERE name = ?`, hash, s.stamp(), name)
 	return userChanged(res, err, "set password of", name)
 }
 
@@ -159,7 +205,7 @@ func (s *Store) SetRoles(ctx context.Context, name string, roles []string) error
 	if err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE edp_users SET roles = ? WHERE name = ?`, strings.Join(roles, ","), name)
+	res, err := s.exec(ctx, `UPDATE edp_users SET roles = ? WHERE name = ?`, strings.Join(roles, ","), name)
 	return userChanged(res, err, "set roles of", name)
 }
 
@@ -170,7 +216,7 @@ func (s *Store) SetDisabled(ctx context.Context, name string, disabled bool) err
 	if disabled {
 		verb = "disable"
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE edp_users SET disabled = ? WHERE name = ?`, disabled, name)
+	res, err := s.exec(ctx, `UPDATE edp_users SET disabled = ? WHERE name = ?`, disabled, name)
 	return userChanged(res, err, verb, name)
 }
 
@@ -187,12 +233,12 @@ func (s *Store) RemoveUser(ctx context.Context, name string) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	res, err := tx.ExecContext(ctx, `DELETE FROM edp_users WHERE name = ?`, name)
+	res, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM edp_users WHERE name = ?`), name)
 	if err = userChanged(res, err, "remove", name); err != nil {
 		return err
 	}
 	if _, err = tx.ExecContext(ctx,
-		`UPDATE edp_api_keys SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL`,
+		s.db.Rebind(`UPDATE edp_api_keys SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL`),
 		s.stamp(), name); err != nil {
 		return fmt.Errorf("remove user %q: revoke keys: %w", name, err)
 	}
@@ -204,7 +250,7 @@ func (s *Store) RemoveUser(ctx context.Context, name string) (err error) {
 
 // ListUsers returns every user, by name.
 func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, roles, created_at, disabled FROM edp_users ORDER BY name`)
+	rows, err := s.query(ctx, `SELECT name, roles, created_at, disabled FROM edp_users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -243,7 +289,7 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (Princi
 		hash, roles string
 		disabled    bool
 	)
-	err := s.db.QueryRowContext(ctx,
+	err := s.queryRow(ctx,
 		`SELECT password_hash, roles, disabled FROM edp_users WHERE name = ?`, name).
 		Scan(&hash, &roles, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -299,7 +345,7 @@ func (s *Store) TokenPrincipal(ctx context.Context, name string, issuedAt time.T
 		disabled bool
 		changed  sql.NullString
 	)
-	err := s.db.QueryRowContext(ctx,
+	err := s.queryRow(ctx,
 		`SELECT roles, disabled, coalesce(credentials_changed_at, created_at) FROM edp_users WHERE name = ?`, name).Scan(&roles, &disabled, &changed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, fmt.Errorf("%w: user %q no longer exists", ErrBadCredentials, name)
@@ -324,7 +370,7 @@ func (s *Store) rehash(ctx context.Context, name, old, password string) {
 	if err != nil {
 		return
 	}
-	_, _ = s.db.ExecContext(ctx,
+	_, _ = s.exec(ctx,
 		`UPDATE edp_users SET password_hash = ? WHERE name = ? AND password_hash = ?`, hash, name, old)
 }
 
@@ -357,7 +403,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, user string, ttl time.Duration
 		return "", APIKeyInfo{}, fmt.Errorf("%w: API key lifetime %v is negative", ErrInvalid, ttl)
 	}
 	var disabled bool
-	err := s.db.QueryRowContext(ctx, `SELECT disabled FROM edp_users WHERE name = ?`, user).Scan(&disabled)
+	err := s.queryRow(ctx, `SELECT disabled FROM edp_users WHERE name = ?`, user).Scan(&disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", APIKeyInfo{}, fmt.Errorf("create API key: user %q: %w", user, ErrNotFound)
 	}
@@ -382,7 +428,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, user string, ttl time.Duration
 		if err != nil {
 			return "", APIKeyInfo{}, err
 		}
-		res, err := s.db.ExecContext(ctx,
+		res, err := s.exec(ctx,
 			`INSERT INTO edp_api_keys (id, user_name, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
 			 ON CONFLICT (id) DO NOTHING`,
 			id, user, hash, now.Format(timeLayout), expires)
@@ -402,7 +448,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, user string, ttl time.Duration
 // ListAPIKeys returns user's keys (every user's when user is ""), revoked
 // and expired ones included, oldest first.
 func (s *Store) ListAPIKeys(ctx context.Context, user string) ([]APIKeyInfo, error) {
-	rows, err := s.db.QueryContext(ctx,
+	rows, err := s.query(ctx,
 		`SELECT id, user_name, created_at, expires_at, revoked_at FROM edp_api_keys
 		 WHERE ? = '' OR user_name = ? ORDER BY created_at, id`, user, user)
 	if err != nil {
@@ -430,7 +476,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, user string) ([]APIKeyInfo, err
 // RevokeAPIKey revokes the key with id. Revoking a revoked key succeeds and
 // keeps the first revocation time.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx,
+	res, err := s.exec(ctx,
 		`UPDATE edp_api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, s.stamp(), id)
 	return changedOne(res, err, "revoke API key "+id, ErrNotFound)
 }
@@ -450,7 +496,7 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (Principal, 
 		user, roles      sql.NullString
 		disabled         sql.NullBool
 	)
-	err = s.db.QueryRowContext(ctx,
+	err = s.queryRow(ctx,
 		`SELECT k.hash, k.expires_at, k.revoked_at, u.name, u.roles, u.disabled
 		 FROM edp_api_keys k LEFT JOIN edp_users u ON u.name = k.user_name
 		 WHERE k.id = ?`, id).

@@ -3,10 +3,8 @@ package auth_test
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -14,9 +12,10 @@ import (
 	"time"
 
 	"golang.org/x/crypto/pbkdf2"
-	_ "modernc.org/sqlite"
 
 	"github.com/edp-data/edp/internal/auth"
+	"github.com/edp-data/edp/internal/metadb"
+	"github.com/edp-data/edp/internal/metadb/metadbtest"
 )
 
 const (
@@ -44,23 +43,24 @@ func (c *clock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// openDB opens a metadata database the way lake.Open does.
-func openDB(t *testing.T) *sql.DB {
+// openDB opens a fresh metadata database on eng the way lake.Open does.
+func openDB(t *testing.T, eng metadbtest.Engine) *metadb.DB {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "meta.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)")
-	if err != nil {
-		t.Fatal(err)
+	return metadbtest.Open(t, eng.URI(t))
+}
+
+// eachEngine runs test once per metadata database engine.
+func eachEngine(t *testing.T, test func(*testing.T, metadbtest.Engine)) {
+	for _, eng := range metadbtest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) { test(t, eng) })
 	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // newStore opens a Store with cheap hashing and a clock at base.
-func newStore(t *testing.T) (*auth.Store, *sql.DB, *clock) {
+func newStore(t *testing.T, eng metadbtest.Engine) (*auth.Store, *metadb.DB, *clock) {
 	t.Helper()
 	auth.UseCheapHashing(t)
-	db := openDB(t)
+	db := openDB(t, eng)
 	clk := &clock{t: base}
 	s, err := auth.OpenStore(context.Background(), db, auth.WithClock(clk.now))
 	if err != nil {
@@ -86,9 +86,11 @@ func wantBadCredentials(t *testing.T, err error, reason string) {
 	}
 }
 
-func TestStoreUsers(t *testing.T) {
+func TestStoreUsers(t *testing.T) { eachEngine(t, testStoreUsers) }
+
+func testStoreUsers(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	s, db, _ := newStore(t)
+	s, db, _ := newStore(t, eng)
 	mustAddUser(t, s, "alice", alicePW, auth.RoleWriter, auth.RoleReader, auth.RoleWriter)
 	mustAddUser(t, s, "bob@example.com", bobPW, auth.RoleAdmin)
 
@@ -161,9 +163,11 @@ func TestStoreUsers(t *testing.T) {
 	}
 }
 
-func TestAddUserRejects(t *testing.T) {
+func TestAddUserRejects(t *testing.T) { eachEngine(t, testAddUserRejects) }
+
+func testAddUserRejects(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	s, _, _ := newStore(t)
+	s, _, _ := newStore(t, eng)
 	mustAddUser(t, s, "alice", alicePW, auth.RoleReader)
 
 	err := s.AddUser(ctx, "alice", bobPW, []string{auth.RoleAdmin})
@@ -203,8 +207,10 @@ func TestAddUserRejects(t *testing.T) {
 	}
 }
 
-func TestAddUserConcurrentDuplicates(t *testing.T) {
-	s, _, _ := newStore(t)
+func TestAddUserConcurrentDuplicates(t *testing.T) { eachEngine(t, testAddUserConcurrentDuplicates) }
+
+func testAddUserConcurrentDuplicates(t *testing.T, eng metadbtest.Engine) {
+	s, _, _ := newStore(t, eng)
 	const n = 8
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -226,10 +232,12 @@ func TestAddUserConcurrentDuplicates(t *testing.T) {
 	}
 }
 
-func TestAuthenticateSameErrorAndCost(t *testing.T) {
+func TestAuthenticateSameErrorAndCost(t *testing.T) { eachEngine(t, testAuthenticateSameErrorAndCost) }
+
+func testAuthenticateSameErrorAndCost(t *testing.T, eng metadbtest.Engine) {
 	// Real parameters, so the unknown-user path has work worth timing.
 	ctx := context.Background()
-	s, err := auth.OpenStore(ctx, openDB(t))
+	s, err := auth.OpenStore(ctx, openDB(t, eng))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,9 +264,11 @@ func TestAuthenticateSameErrorAndCost(t *testing.T) {
 	}
 }
 
-func TestAuthenticateDisabled(t *testing.T) {
+func TestAuthenticateDisabled(t *testing.T) { eachEngine(t, testAuthenticateDisabled) }
+
+func testAuthenticateDisabled(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	s, _, _ := newStore(t)
+	s, _, _ := newStore(t, eng)
 	mustAddUser(t, s, "alice", alicePW, auth.RoleReader)
 	if err := s.SetDisabled(ctx, "alice", true); err != nil {
 		t.Fatal(err)
@@ -285,12 +295,16 @@ func TestAuthenticateDisabled(t *testing.T) {
 }
 
 func TestAuthenticateUpgradesImportedHash(t *testing.T) {
+	eachEngine(t, testAuthenticateUpgradesImportedHash)
+}
+
+func testAuthenticateUpgradesImportedHash(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	s, db, _ := newStore(t)
+	s, db, _ := newStore(t, eng)
 	mustAddUser(t, s, "alice", alicePW, auth.RoleReader)
 	key := pbkdf2.Key([]byte(alicePW), []byte("importedsalt"), 1000, 32, sha256.New)
 	imported := "pbkdf2_sha256$1000$importedsalt$" + base64.StdEncoding.EncodeToString(key)
-	if _, err := db.Exec(`UPDATE edp_users SET password_hash = ? WHERE name = 'alice'`, imported); err != nil {
+	if _, err := db.Exec(db.Rebind(`UPDATE edp_users SET password_hash = ? WHERE name = 'alice'`), imported); err != nil {
 		t.Fatal(err)
 	}
 	stored := func() string {
@@ -327,9 +341,11 @@ func TestAuthenticateUpgradesImportedHash(t *testing.T) {
 	}
 }
 
-func TestAPIKeys(t *testing.T) {
+func TestAPIKeys(t *testing.T) { eachEngine(t, testAPIKeys) }
+
+func testAPIKeys(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	s, db, clk := newStore(t)
+	s, db, clk := newStore(t, eng)
 	mustAddUser(t, s, "alice", alicePW, auth.RoleWriter)
 
 	forever, foreverInfo, err := s.CreateAPIKey(ctx, "alice", 0)
@@ -351,7 +367,7 @@ func TestAPIKeys(t *testing.T) {
 
 	// Only the id and the hash are stored.
 	var storedHash []byte
-	if err := db.QueryRow(`SELECT hash FROM edp_api_keys WHERE id = ?`, foreverInfo.ID).Scan(&storedHash); err != nil {
+	if err := db.QueryRow(db.Rebind(`SELECT hash FROM edp_api_keys WHERE id = ?`), foreverInfo.ID).Scan(&storedHash); err != nil {
 		t.Fatal(err)
 	}
 	if sum := sha256.Sum256([]byte(forever)); string(storedHash) != string(sum[:]) {
@@ -424,7 +440,7 @@ func TestAPIKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`UPDATE edp_api_keys SET hash = zeroblob(32) WHERE id = ?`, thirdInfo.ID); err != nil {
+	if _, err := db.Exec(db.Rebind(`UPDATE edp_api_keys SET hash = ? WHERE id = ?`), make([]byte, 32), thirdInfo.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.AuthenticateAPIKey(ctx, third)
@@ -436,7 +452,7 @@ func TestAPIKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	thirdSum := sha256.Sum256([]byte(third))
-	if _, err := db.Exec(`UPDATE edp_api_keys SET hash = ? WHERE id = ?`, thirdSum[:], thirdInfo.ID); err != nil {
+	if _, err := db.Exec(db.Rebind(`UPDATE edp_api_keys SET hash = ? WHERE id = ?`), thirdSum[:], thirdInfo.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.AuthenticateAPIKey(ctx, third)
@@ -451,9 +467,11 @@ func TestAPIKeys(t *testing.T) {
 	}
 }
 
-func TestCreateAPIKeyRejects(t *testing.T) {
+func TestCreateAPIKeyRejects(t *testing.T) { eachEngine(t, testCreateAPIKeyRejects) }
+
+func testCreateAPIKeyRejects(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	s, _, _ := newStore(t)
+	s, _, _ := newStore(t, eng)
 	mustAddUser(t, s, "alice", alicePW, auth.RoleReader)
 	if _, _, err := s.CreateAPIKey(ctx, "nobody", 0); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("unknown user: %v, want ErrNotFound", err)
@@ -470,8 +488,12 @@ func TestCreateAPIKeyRejects(t *testing.T) {
 }
 
 func TestAPIKeyOfDisabledOrRemovedUser(t *testing.T) {
+	eachEngine(t, testAPIKeyOfDisabledOrRemovedUser)
+}
+
+func testAPIKeyOfDisabledOrRemovedUser(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	s, _, _ := newStore(t)
+	s, _, _ := newStore(t, eng)
 	mustAddUser(t, s, "bob", bobPW, auth.RoleAdmin)
 	key, info, err := s.CreateAPIKey(ctx, "bob", 0)
 	if err != nil {
@@ -510,8 +532,12 @@ func TestAPIKeyOfDisabledOrRemovedUser(t *testing.T) {
 // with the password it was issued under, and is not inherited by a new
 // user of the same name.
 func TestTokenPrincipalAfterCredentialChanges(t *testing.T) {
+	eachEngine(t, testTokenPrincipalAfterCredentialChanges)
+}
+
+func testTokenPrincipalAfterCredentialChanges(t *testing.T, eng metadbtest.Engine) {
 	ctx := context.Background()
-	s, _, clk := newStore(t)
+	s, _, clk := newStore(t, eng)
 	mustAddUser(t, s, "dora", "first password here", auth.RoleReader)
 	issued := clk.now().Add(time.Second) // a login a second after creation
 	clk.advance(2 * time.Second)
@@ -541,9 +567,12 @@ func TestTokenPrincipalAfterCredentialChanges(t *testing.T) {
 // TestOpenStoreAddsColumns opens a database made before
 // credentials_changed_at existed: the column is added and old users'
 // tokens are judged by their creation time.
+//
+// Such databases exist only on SQLite: PostgreSQL support came with
+// migrations.
 func TestOpenStoreAddsColumns(t *testing.T) {
 	ctx := context.Background()
-	db := openDB(t)
+	db := metadbtest.Open(t, metadbtest.SQLiteURI(t))
 	if _, err := db.Exec(`CREATE TABLE edp_users (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL,
 		roles TEXT NOT NULL, created_at TEXT, disabled INTEGER NOT NULL DEFAULT 0)`); err != nil {
 		t.Fatal(err)
@@ -557,6 +586,9 @@ func TestOpenStoreAddsColumns(t *testing.T) {
 	}
 	if _, err := auth.OpenStore(ctx, db); err != nil {
 		t.Fatalf("OpenStore again: %v", err)
+	}
+	if v, err := db.SchemaVersion(ctx, "auth"); err != nil || v != 2 {
+		t.Fatalf("auth schema version = %d, %v; want 2", v, err)
 	}
 	if _, err := s.TokenPrincipal(ctx, "old", base.Add(time.Hour)); err != nil {
 		t.Errorf("token issued after creation = %v", err)

@@ -10,6 +10,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/edp-data/edp/internal/auth"
+	"github.com/edp-data/edp/internal/metadb"
 )
 
 func TestUsersAPIKeysAndAudit(t *testing.T) {
@@ -93,7 +94,7 @@ func TestUsersAPIKeysAndAudit(t *testing.T) {
 // assertKey checks whether key authenticates against dir's account store.
 func assertKey(t *testing.T, dir, key string, valid bool) {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(dir, "catalog.db"))
+	db, err := metadb.Open(context.Background(), "sqlite://"+filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ type Config struct {
 	Auth            AuthConfig
 	OIDC            OIDCConfig
 	OTLP            OTLPConfig
+	Maintain        MaintainConfig
 
 	// Server and Token make the CLI a client of a running server.
 	Server string
@@ -90,6 +91,11 @@ type OIDCConfig struct {
 	UsernameClaim string
 	RolesClaim    string
 	RoleMap       string // group=role,…; see ParseRoleMap
+}
+
+// MaintainConfig configures automatic table maintenance.
+type MaintainConfig struct {
+	Interval time.Duration // between scheduling passes; 0 turns them off
 }
 
 // OTLPConfig configures trace export.

@@ -216,6 +216,7 @@ func TestBadValues(t *testing.T) {
 		c.OIDC.Issuer = "ftp://idp"
 		c.OIDC.RoleMap = "analysts=superuser"
 		c.OTLP.Endpoint = "localhost:4318"
+		c.Maintain.Interval = -time.Second
 		c.Server = "edp.example.com"
 		err := c.Validate()
 		if err == nil {
@@ -630,6 +631,7 @@ func TestBind(t *testing.T) {
 		{"oidc-username-claim", "string"},
 		{"oidc-roles-claim", "string"},
 		{"oidc-role-map", "string"},
+		{"maintain-interval", "duration"},
 		{"otlp-endpoint", "string"},
 		{"server", "string"},
 		{"token", "string"},

@@ -127,6 +127,9 @@ var registry = []*setting{
 		func(c *Config) *string { return &c.OIDC.RolesClaim }, noCheck),
 	stringSetting("oidc.role_map", "", "OIDC group to edp role, like data-admins=admin,analysts=reader",
 		func(c *Config) *string { return &c.OIDC.RoleMap }, checkRoleMap),
+	durationSetting("maintain.interval", time.Hour,
+		"how often edp serve looks for tables to compact, expire and clean (0s = never; edp maintain still works)",
+		func(c *Config) *time.Duration { return &c.Maintain.Interval }),
 	stringSetting("otlp.endpoint", "", "OTLP/HTTP endpoint traces are exported to, like http://127.0.0.1:4318 (empty = off)",
 		func(c *Config) *string { return &c.OTLP.Endpoint }, checkHTTPURL),
 
@@ -380,7 +383,7 @@ func checkCatalogURI(raw string) error {
 		return nil
 	case scheme == "postgres" || scheme == "postgresql":
 		// Only the shape is checked: the connection details are the
-		// driver's business, and postgres support arrives later.
+		// driver's business (pgx, through internal/metadb).
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" {
 			return errors.New("is not a valid postgres URI; " + catalogAllowed)

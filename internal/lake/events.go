@@ -26,6 +26,11 @@ const (
 	OpCreate       = "create"       // table created
 	OpDrop         = "drop"         // table dropped
 	OpRename       = "rename"       // table renamed or moved
+	// Maintenance (internal/maintain): small files and their deletes
+	// rewritten, old snapshots expired, manifests merged.
+	OpCompact          = "compact"
+	OpExpire           = "expire"
+	OpRewriteManifests = "rewrite_manifests"
 )
 
 // CommitEvent describes one attempted change to a table, after policy

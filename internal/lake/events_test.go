@@ -9,6 +9,7 @@ import (
 
 	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/metadb/metadbtest"
 	"github.com/edp-data/edp/internal/policy"
 	"github.com/edp-data/edp/internal/query"
 )
@@ -17,12 +18,18 @@ import (
 // once, with its operation, outcome and what it wrote — the audit log and
 // the commit metrics are built on these events.
 func TestCommitEvents(t *testing.T) {
+	for _, eng := range metadbtest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) { testCommitEvents(t, eng.URI(t)) })
+	}
+}
+
+func testCommitEvents(t *testing.T, catalogURI string) {
 	dir := t.TempDir()
 	ctx := auth.WithPrincipal(context.Background(), auth.Principal{Name: "tester", Roles: []string{auth.RoleAdmin}})
 	var mu sync.Mutex
 	var events []lake.CommitEvent
 	l, err := lake.Open(ctx, lake.Options{
-		CatalogURI: "sqlite://" + filepath.Join(dir, "catalog.db"),
+		CatalogURI: catalogURI,
 		Warehouse:  filepath.Join(dir, "warehouse"),
 		OnCommit: func(_ context.Context, ev lake.CommitEvent) {
 			mu.Lock()

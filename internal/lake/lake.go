@@ -19,8 +19,8 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
-	_ "modernc.org/sqlite" // database/sql driver "sqlite" for the embedded catalog
 
+	"github.com/edp-data/edp/internal/metadb"
 	"github.com/edp-data/edp/internal/policy"
 )
 
@@ -49,7 +49,8 @@ var reservedNamespaces = map[string]bool{
 
 // Options configure Open.
 type Options struct {
-	// CatalogURI is sqlite://PATH (the embedded default).
+	// CatalogURI is sqlite://PATH (the embedded default) or
+	// postgres://USER@HOST/DB (see metadb.Open).
 	CatalogURI string
 	// Warehouse is the absolute local directory holding table files.
 	Warehouse string
@@ -65,7 +66,7 @@ type Options struct {
 
 // Lake is an open catalog plus warehouse.
 type Lake struct {
-	db        *sql.DB
+	db        *metadb.DB
 	cat       *sqlcat.Catalog
 	warehouse string
 	authz     policy.Authorizer
@@ -93,31 +94,27 @@ func Open(ctx context.Context, opts Options) (*Lake, error) {
 	if err := os.MkdirAll(opts.Warehouse, 0o755); err != nil {
 		return nil, fmt.Errorf("create warehouse: %w", err)
 	}
-	path, ok := strings.CutPrefix(opts.CatalogURI, "sqlite://")
-	if !ok {
-		return nil, fmt.Errorf("%w: catalog %q: only sqlite:// catalogs are supported in this build", ErrInvalid, opts.CatalogURI)
+	db, err := metadb.Open(ctx, opts.CatalogURI)
+	if errors.Is(err, metadb.ErrInvalid) {
+		return nil, fmt.Errorf("%w: catalog: %w", ErrInvalid, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create catalog directory: %w", err)
-	}
-	// WAL lets readers proceed during a commit; the busy timeout makes
-	// concurrent writers (several goroutines or processes committing to the
-	// same catalog) wait for the lock instead of failing with SQLITE_BUSY.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+		return nil, fmt.Errorf("open catalog: %w", err)
 	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	dialect := sqlcat.SQLite
+	if db.Dialect == metadb.Postgres {
+		dialect = sqlcat.Postgres
 	}
-	cat, err := sqlcat.NewCatalog("edp", db, sqlcat.SQLite, iceberg.Properties{
+	// iceberg-go's SQL catalog runs every change in a transaction and
+	// commits a table with UPDATE … WHERE metadata_location = <the one it
+	// read>: on both engines a writer that lost the race updates no row
+	// and gets table.ErrCommitFailed, which IsConflict recognises.
+	cat, err := sqlcat.NewCatalog("edp", db.DB, dialect, iceberg.Properties{
 		"warehouse": (&url.URL{Scheme: "file", Path: opts.Warehouse}).String(),
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+		return nil, fmt.Errorf("open catalog: %w", err)
 	}
 	return &Lake{db: db, cat: cat, warehouse: opts.Warehouse, authz: opts.Authz, log: opts.Logger, onCommit: opts.OnCommit, tracer: tracer}, nil
 }
@@ -133,7 +130,12 @@ func (l *Lake) Warehouse() string { return l.warehouse }
 func (l *Lake) Catalog() catalog.Catalog { return l.cat }
 
 // DB is the metadata database, shared by edp's own tables.
-func (l *Lake) DB() *sql.DB { return l.db }
+func (l *Lake) DB() *sql.DB { return l.db.DB }
+
+// MetaDB is DB with its engine, for components that keep their own tables
+// in it (accounts, audit log) and so need migrations and placeholders
+// that suit the engine.
+func (l *Lake) MetaDB() *metadb.DB { return l.db }
 
 // Authorize asks the policy whether the principal in ctx may act on res.
 func (l *Lake) Authorize(ctx context.Context, action policy.Action, res policy.Resource) error {

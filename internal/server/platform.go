@@ -87,11 +87,11 @@ func Open(ctx context.Context, cfg *config.Config, deps Deps) (*Platform, error)
 	if err != nil {
 		return nil, err
 	}
-	if p.Users, err = auth.OpenStore(ctx, p.Lake.DB()); err != nil {
+	if p.Users, err = auth.OpenStore(ctx, p.Lake.MetaDB()); err != nil {
 		p.Lake.Close()
 		return nil, err
 	}
-	if p.Audit, err = audit.Open(ctx, p.Lake.DB(), audit.Options{Signer: key}); err != nil {
+	if p.Audit, err = audit.Open(ctx, p.Lake.MetaDB(), audit.Options{Signer: key}); err != nil {
 		p.Lake.Close()
 		return nil, err
 	}

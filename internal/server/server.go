@@ -24,6 +24,7 @@ import (
 	"github.com/edp-data/edp/internal/config"
 	"github.com/edp-data/edp/internal/demo"
 	"github.com/edp-data/edp/internal/jobs"
+	"github.com/edp-data/edp/internal/maintain"
 	"github.com/edp-data/edp/internal/query"
 	"github.com/edp-data/edp/internal/resilience"
 	"github.com/edp-data/edp/internal/telemetry"
@@ -55,6 +56,7 @@ type Server struct {
 	engine  *query.Engine
 	tokens  *auth.Tokens
 	jobs    *jobs.Manager
+	maint   *maintain.Scheduler
 	metrics *telemetry.Metrics
 	tracer  trace.TracerProvider
 	stopTP  func(context.Context) error
@@ -142,6 +144,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	uploads := filepath.Join(s.plat.TempDir(), "uploads")
 	removeStale(uploads, time.Now().Add(-24*time.Hour), s.log)
 	s.jobs = jobs.New(jobs.Options{Logger: s.log})
+	// Table maintenance runs as jobs, on a schedule and per table policy.
+	s.maint = maintain.NewScheduler(s.plat.Lake, s.jobs, maintain.SchedulerOptions{Logger: s.log, Interval: cfg.Maintain.Interval,
+		Maintain: maintain.Options{TempDir: s.plat.TempDir(), MemoryLimit: cfg.Query.MemoryLimit, Threads: cfg.Query.Threads, Logger: s.log}})
 	s.api, err = api.New(api.Options{
 		Lake:     s.plat.Lake,
 		Engine:   s.engine,
@@ -366,6 +371,10 @@ func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	// Job bookkeeping: prunes finished jobs.
 	wg.Go(func() { _ = s.jobs.Run(bg) })
+	// Table maintenance passes.
+	if s.cfg.Maintain.Interval > 0 {
+		wg.Go(func() { _ = s.maint.Run(bg) })
+	}
 	// Token key rotation on schedule.
 	wg.Go(func() { s.rotateKeys(bg) })
 
