@@ -43,10 +43,12 @@ type Options struct {
 	// GET /api/v1/audit/verify.
 	AuditKey ed25519.PublicKey
 	Jobs     *jobs.Manager
-	Metrics  *telemetry.Metrics   // nil: no metrics
-	Tracer   trace.TracerProvider // nil: no tracing
-	Logger   *slog.Logger
-	Version  string
+	// Maintainer runs table maintenance on demand; nil answers 503.
+	Maintainer Maintainer
+	Metrics    *telemetry.Metrics   // nil: no metrics
+	Tracer     trace.TracerProvider // nil: no tracing
+	Logger     *slog.Logger
+	Version    string
 	// TempDir is where uploads are spooled before a load reads them. It
 	// should be inside the data directory; empty means <data dir>/tmp/uploads.
 	TempDir string
@@ -246,6 +248,7 @@ func (a *API) routeTable() []*route {
 		r("POST", tbl+"/rollback", "rollback_table", a.rollback),
 		r("GET", tbl+"/rows", "read_rows", a.readRows),
 		r("POST", tbl+"/load", "load", a.load),
+		r("POST", tbl+"/maintain", "maintain_table", a.maintainTable),
 
 		r("POST", "/api/v1/sql", "query", a.sql),
 		r("GET", "/api/v1/queries", "list_queries", a.listQueries),

@@ -22,6 +22,7 @@ import (
 	"github.com/edp-data/edp/internal/auth/oidctest"
 	"github.com/edp-data/edp/internal/jobs"
 	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/maintain"
 	"github.com/edp-data/edp/internal/query"
 	"github.com/edp-data/edp/internal/telemetry"
 )
@@ -104,6 +105,8 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Lake: e.lake, Engine: e.engine, Users: e.users, Tokens: e.tokens, OIDC: oidc,
 		Audit: e.audit, AuditKey: pub, Jobs: e.jobs, Metrics: e.metrics, Version: "test",
 		TempDir: filepath.Join(dir, "uploads"),
+		Maintainer: maintain.NewScheduler(e.lake, e.jobs, maintain.SchedulerOptions{
+			Maintain: maintain.Options{TempDir: filepath.Join(dir, "tmp")}}),
 	}
 	for _, f := range opts {
 		f(&o)

@@ -21,6 +21,7 @@ import (
 	"github.com/edp-data/edp/internal/ingest"
 	"github.com/edp-data/edp/internal/jobs"
 	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/maintain"
 	"github.com/edp-data/edp/internal/policy"
 	"github.com/edp-data/edp/internal/query"
 	"github.com/edp-data/edp/internal/query/sqlstmt"
@@ -137,10 +138,10 @@ var errorRules = []errorRule{
 // internalRule answers everything the rules above do not match.
 var internalRule = errorRule{CodeInternal, http.StatusInternalServerError, "anything else; the message is generic and the error is logged with the request id", nil}
 
-// isConflict reports a commit that lost a race with another writer, or a
-// namespace that still holds tables.
+// isConflict reports a commit that lost a race with another writer, a
+// namespace that still holds tables, or a table already being maintained.
 func isConflict(err error) bool {
-	return lake.IsConflict(err) || errors.Is(err, lake.ErrNamespaceInUse)
+	return lake.IsConflict(err) || errors.Is(err, lake.ErrNamespaceInUse) || errors.Is(err, maintain.ErrBusy)
 }
 
 // ruleFor returns the rule an error maps to.

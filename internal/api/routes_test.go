@@ -87,6 +87,7 @@ func adminSteps(e *env, fx *fixture) []step {
 		{"read_rows", request{method: "GET", path: tbl + "orders/rows?limit=2"}, 200},
 		{"rollback_table", request{method: "POST", path: tbl + "orders/rollback", body: map[string]any{"snapshot_id": fx.firstSnapshot}}, 200},
 		{"load", request{method: "POST", path: tbl + "loaded/load", body: csv, contentType: ct}, 200},
+		{"maintain_table", request{method: "POST", path: tbl + "orders/maintain", body: map[string]any{"dry_run": true}}, 202},
 		{"query", request{method: "POST", path: "/api/v1/sql", body: map[string]any{"sql": "SELECT count(*) FROM sales.orders"}}, 200},
 		{"list_queries", request{method: "GET", path: "/api/v1/queries"}, 200},
 		{"cancel_query", request{method: "POST", path: "/api/v1/queries/q_none/cancel"}, 404},
@@ -369,10 +370,10 @@ func TestForbidden(t *testing.T) {
 	// What policy.Roles refuses each role, by operation id.
 	refused := map[string][]string{
 		"reader": {"create_namespace", "drop_namespace", "create_table", "drop_table", "rename_table", "evolve_schema",
-			"set_table_properties", "rollback_table", "load", "get_job", "cancel_job", "list_users", "create_user",
+			"set_table_properties", "rollback_table", "load", "maintain_table", "get_job", "cancel_job", "list_users", "create_user",
 			"set_password", "list_api_keys", "create_api_key", "revoke_api_key", "delete_user", "search_audit", "verify_audit"},
 		"writer": {"create_namespace", "drop_namespace", "create_table", "drop_table", "rename_table", "evolve_schema",
-			"set_table_properties", "rollback_table", "get_job", "cancel_job", "list_users", "create_user",
+			"set_table_properties", "rollback_table", "maintain_table", "get_job", "cancel_job", "list_users", "create_user",
 			"set_password", "list_api_keys", "create_api_key", "delete_user", "search_audit", "verify_audit"},
 	}
 	// The writer may revoke its own key; try another user's.
