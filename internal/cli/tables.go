@@ -144,7 +144,7 @@ func (a *app) tableCmd() *cobra.Command {
 			}
 			return l.RenameTable(a.ctx(), from, to)
 		}}
-	c.AddCommand(list, describe, snapshots, rollback, drop, rename)
+	c.AddCommand(list, describe, snapshots, rollback, drop, rename, a.registerCmd())
 	return c
 }
 

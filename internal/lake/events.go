@@ -26,6 +26,7 @@ const (
 	OpCreate       = "create"       // table created
 	OpDrop         = "drop"         // table dropped
 	OpRename       = "rename"       // table renamed or moved
+	OpRegister     = "register"     // existing table metadata registered under a name
 	// Maintenance (internal/maintain): small files and their deletes
 	// rewritten, old snapshots expired, manifests merged.
 	OpCompact          = "compact"

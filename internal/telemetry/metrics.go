@@ -217,7 +217,7 @@ var (
 	// The commit kinds of the brief's callers and of internal/lake's Op*
 	// constants.
 	operations = set("append", "delete", "overwrite", "replace", "row_delta", "schema",
-		"partitioning", "properties", "rollback", "create", "drop", "rename", "compact", "expire", "rewrite_manifests")
+		"partitioning", "properties", "rollback", "create", "drop", "rename", "compact", "expire", "rewrite_manifests", "register")
 	formats       = set("csv", "json", "parquet")
 	authMethods   = []string{"missing", "password", "api_key", "token", "oidc"}
 	authMethodSet = set(authMethods...)
