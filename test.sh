@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 go vet ./...
 go test -count=1 -timeout 30m ./...
-# The packages where requests, jobs and audit appends run concurrently, again
-# under the race detector.
+# The packages where requests, jobs, commits, maintenance and audit appends
+# run concurrently, again under the race detector.
 go test -race -count=1 -timeout 30m ./internal/api/ ./internal/audit/ ./internal/jobs/ \
   ./internal/auth/... ./internal/telemetry/... ./internal/resilience/ ./internal/server/ \
+  ./internal/lake/ ./internal/maintain/ ./internal/backup/ ./internal/catalogcopy/ \
   ./internal/metadb/...
