@@ -247,6 +247,14 @@ func Restore(ctx context.Context, src, dbPath string, opts RestoreOptions) (*Man
 		return nil, fmt.Errorf("%w: %s-wal exists without its database; move it away first", ErrInvalid, target)
 	}
 	if err := os.Rename(tmp, target); err != nil {
+		if m.MovedAside != "" {
+			// Put the old database back rather than leave none, which the
+			// next edp start would silently replace with an empty one.
+			if rerr := os.Rename(m.MovedAside, target); rerr != nil {
+				return nil, fmt.Errorf("restore: install %s: %w; the previous database is at %s (moving it back failed: %v)", target, err, m.MovedAside, rerr)
+			}
+			return nil, fmt.Errorf("restore: install %s: %w; the previous database was put back", target, err)
+		}
 		return nil, fmt.Errorf("restore: install %s: %w", target, err)
 	}
 	if err := syncDir(filepath.Dir(target)); err != nil {

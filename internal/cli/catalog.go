@@ -124,7 +124,7 @@ metadata JSON file (normally the newest one in the table's metadata/
 directory). Nothing is rewritten: its snapshots, and so time travel, are as
 the file describes. The file and the table location must lie inside the
 warehouse; the namespace must exist and the name be free.`,
-		Example: "  edp table register sales.orders ./edp-data/warehouse/sales/orders/metadata/00007-….metadata.json",
+		Example: "  edp table register sales.orders ./edp-data/warehouse/sales.db/orders-1a2b3c4d/metadata/00007-….metadata.json",
 		RunE: func(_ *cobra.Command, args []string) error {
 			if a.remote() {
 				return fmt.Errorf("table register reads the metadata file from the local warehouse and does not take --server (EDP_SERVER)")

@@ -280,7 +280,7 @@ func (c *Config) apply(s *setting, raw string, src Source) error {
 		v = strings.ToLower(v)
 	}
 	if err := s.set(c, v); err != nil {
-		return &ValueError{Key: s.key, Value: raw, Source: src, Err: err}
+		return &ValueError{Key: s.key, Value: s.shown(raw), Source: src, Err: err}
 	}
 	if c.sources == nil {
 		c.sources = make(map[string]Source)
@@ -328,7 +328,7 @@ func (c *Config) Validate() error {
 	for _, s := range registry {
 		raw := s.get(c)
 		if err := s.set(&scratch, raw); err != nil {
-			errs = append(errs, &ValueError{Key: s.key, Value: raw, Source: c.Source(s.key), Err: err})
+			errs = append(errs, &ValueError{Key: s.key, Value: s.shown(raw), Source: c.Source(s.key), Err: err})
 		}
 	}
 	return errors.Join(errs...)

@@ -726,3 +726,28 @@ func TestParseRoleMap(t *testing.T) {
 		}
 	}
 }
+
+// TestCatalogPasswordHidden pins that a PostgreSQL password in catalog.uri
+// is never printed: not by config show, not in a validation error.
+func TestCatalogPasswordHidden(t *testing.T) {
+	c, err := Load("", []string{"EDP_CATALOG_URI=postgres://edp:s3cretpw@db.example.com/edp"}, newFlags(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := c.Show(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "s3cretpw") || !strings.Contains(b.String(), "postgres://edp:xxxxx@db.example.com/edp") {
+		t.Errorf("Show() = %s, want the catalog URI with its password hidden", b.String())
+	}
+	for _, bad := range []string{"postgres://edp:s3cretpw@[bad/db", "postgres://db.example.com/edp?password=s3cretpw&x=%zz"} {
+		_, err := Load("", []string{"EDP_CATALOG_URI=" + bad}, newFlags(t))
+		if err != nil && strings.Contains(err.Error(), "s3cretpw") {
+			t.Errorf("Load(%q) error shows the password: %v", bad, err)
+		}
+	}
+	if got := RedactURI("postgres://db/edp?password=s3cretpw"); strings.Contains(got, "s3cretpw") {
+		t.Errorf("RedactURI(password= parameter) = %q", got)
+	}
+}

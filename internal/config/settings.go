@@ -51,6 +51,9 @@ type setting struct {
 	kind    kind
 	allowed []string // for kindEnum
 	secret  bool     // Show prints whether it is set, never the value
+	// redact, if set, hides the secret part of a value (a password in a
+	// URI) wherever the value is shown: config show and error messages.
+	redact func(string) string
 
 	// set parses raw, checks it and stores it in c. Errors describe what
 	// is wrong and what is allowed, phrased to follow the quoted value
@@ -67,9 +70,9 @@ var registry = []*setting{
 	stringSetting("data_dir", "./edp-data",
 		"directory for edp's local state (catalog, warehouse, temp files)",
 		func(c *Config) *string { return &c.DataDir }, checkDataDir),
-	stringSetting("catalog.uri", "",
-		"Iceberg catalog: sqlite://PATH or postgres://USER@HOST/DB (default sqlite://<data_dir>/catalog.db)",
-		func(c *Config) *string { return &c.Catalog.URI }, checkCatalogURI),
+	withRedact(stringSetting("catalog.uri", "",
+		"Iceberg catalog: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB (default sqlite://<data_dir>/catalog.db)",
+		func(c *Config) *string { return &c.Catalog.URI }, checkCatalogURI), RedactURI),
 	stringSetting("warehouse", "",
 		"where table data is stored: a local path, file:// or s3:// URI (default <data_dir>/warehouse)",
 		func(c *Config) *string { return &c.Warehouse }, checkWarehouse),
@@ -213,6 +216,48 @@ func enumSetting(key, def, usage string, field func(*Config) *string, allowed ..
 		},
 		get: func(c *Config) string { return *field(c) },
 	}
+}
+
+func withRedact(st *setting, redact func(string) string) *setting {
+	st.redact = redact
+	return st
+}
+
+// shown is raw as it may be displayed.
+func (s *setting) shown(raw string) string {
+	if s.redact != nil {
+		return s.redact(raw)
+	}
+	return raw
+}
+
+// RedactURI hides the password of a URI (user:PASSWORD@host, or a
+// password= query parameter) so it can be printed or logged. Text that
+// does not parse as a URI is hidden whole if it contains "@".
+func RedactURI(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if strings.Contains(raw, "@") {
+			return "(unparseable URI, hidden: it may hold a password)"
+		}
+		return raw
+	}
+	changed := false
+	if _, has := u.User.Password(); has {
+		changed = true
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.EqualFold(k, "password") {
+			q.Set(k, "xxxxx")
+			u.RawQuery = q.Encode()
+			changed = true
+		}
+	}
+	if !changed {
+		return raw
+	}
+	return u.Redacted()
 }
 
 func secretSetting(key, def, usage string, field func(*Config) *string) *setting {

@@ -17,7 +17,7 @@ func (c *Config) Show(w io.Writer) error {
 	lines := make([]line, len(registry))
 	keyW, valW := 0, 0
 	for i, s := range registry {
-		val := yamlScalar(s.get(c))
+		val := yamlScalar(s.shown(s.get(c)))
 		if s.secret && s.get(c) != "" {
 			val = "'(set)'"
 		}

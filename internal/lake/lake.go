@@ -109,14 +109,29 @@ func Open(ctx context.Context, opts Options) (*Lake, error) {
 	// commits a table with UPDATE … WHERE metadata_location = <the one it
 	// read>: on both engines a writer that lost the race updates no row
 	// and gets table.ErrCommitFailed, which IsConflict recognises.
-	cat, err := sqlcat.NewCatalog("edp", db.DB, dialect, iceberg.Properties{
-		"warehouse": (&url.URL{Scheme: "file", Path: opts.Warehouse}).String(),
-	})
+	props := iceberg.Properties{"warehouse": (&url.URL{Scheme: "file", Path: opts.Warehouse}).String()}
+	cat, err := sqlcat.NewCatalog("edp", db.DB, dialect, props)
+	// iceberg-go creates its tables with CREATE TABLE IF NOT EXISTS, which
+	// on PostgreSQL can still fail when several processes start on a fresh
+	// database at once (the loser sees "already exists" or a duplicate key
+	// in pg_type). The tables exist then; opening again succeeds.
+	for attempt := 0; err != nil && attempt < 5 && creationRace(err); attempt++ {
+		time.Sleep(time.Duration(20*(attempt+1)) * time.Millisecond)
+		cat, err = sqlcat.NewCatalog("edp", db.DB, dialect, props)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
 	return &Lake{db: db, cat: cat, warehouse: opts.Warehouse, authz: opts.Authz, log: opts.Logger, onCommit: opts.OnCommit, tracer: tracer}, nil
+}
+
+// creationRace reports PostgreSQL's errors for two sessions creating the
+// same table at once.
+func creationRace(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "already exists") || strings.Contains(msg, "duplicate key") ||
+		strings.Contains(msg, "SQLSTATE 23505") || strings.Contains(msg, "SQLSTATE 42P07") || strings.Contains(msg, "SQLSTATE 42710")
 }
 
 // Close releases the catalog database.
@@ -331,7 +346,11 @@ func (l *Lake) CreateTable(ctx context.Context, id Ident, schema *iceberg.Schema
 	for k, v := range props {
 		p[k] = v
 	}
-	opts := []catalog.CreateTableOpt{catalog.WithProperties(p)}
+	loc, err := l.newTableLocation(id)
+	if err != nil {
+		return nil, err
+	}
+	opts := []catalog.CreateTableOpt{catalog.WithProperties(p), catalog.WithLocation(loc)}
 	if spec != nil {
 		opts = append(opts, catalog.WithPartitionSpec(spec))
 	}
@@ -385,8 +404,11 @@ func (l *Lake) DropTable(ctx context.Context, id Ident, purge, ifExists bool) er
 				// The catalog entry is gone, so the table is dropped even if
 				// some files linger; report them rather than fail the drop.
 				// Files are removed only inside the warehouse.
+				other, serr := l.SharedLocation(ctx, id, tbl.Location())
 				if loc := localPath(tbl.Location()); !l.insideWarehouse(loc) {
 					l.log.Warn("dropped table; its files are outside the warehouse and were kept", "table", id.String(), "location", loc)
+				} else if serr != nil || other != "" {
+					l.log.Warn("dropped table; its directory is shared with another table, so its files were kept", "table", id.String(), "other", other, "err", serr)
 				} else {
 					if perr := tbl.PurgeFiles(ctx); perr != nil {
 						l.log.Warn("dropped table but could not purge all files", "table", id.String(), "err", perr)

@@ -300,3 +300,34 @@ func TestPostgresReconnects(t *testing.T) {
 		t.Fatalf("audit Verify = %+v, %v; want 2 entries, no problem", rep, err)
 	}
 }
+
+// TestOpenConcurrentlyOnFreshDatabase pins that several edp processes
+// starting at once on an empty PostgreSQL database all open it: iceberg-go
+// creates its catalog tables outside any lock, and the losers of that
+// race used to fail with "already exists".
+func TestOpenConcurrentlyOnFreshDatabase(t *testing.T) {
+	for _, eng := range metadbtest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			for round := range 3 {
+				uri, warehouse := eng.URI(t), filepath.Join(t.TempDir(), "warehouse")
+				var wg sync.WaitGroup
+				errs := make([]error, 6)
+				for i := range errs {
+					wg.Go(func() {
+						l, err := lake.Open(adminCtx(), lake.Options{CatalogURI: uri, Warehouse: warehouse})
+						if err == nil {
+							l.Close()
+						}
+						errs[i] = err
+					})
+				}
+				wg.Wait()
+				for i, err := range errs {
+					if err != nil {
+						t.Errorf("round %d, opener %d: %v", round, i, err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -98,6 +98,19 @@ func (l *Lake) register(ctx context.Context, id Ident, path string) (*table.Tabl
 	if loc := localPath(meta.Location()); !l.insideWarehouse(loc) {
 		return nil, fmt.Errorf("%w: %s names table location %q, outside the warehouse %s", ErrInvalid, path, meta.Location(), l.warehouse)
 	}
+	// Two catalog entries over one directory would let one table's orphan
+	// cleanup or purge delete the other's files. (A missing namespace is
+	// the clearer error, so it is reported first.)
+	if ok, err := l.cat.CheckNamespaceExists(ctx, table.Identifier{id.Namespace}); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchNamespace, id.Namespace)
+	}
+	if other, err := l.SharedLocation(ctx, id, meta.Location()); err != nil {
+		return nil, err
+	} else if other != "" {
+		return nil, fmt.Errorf("%w: %s names table location %q, which is table %s's (or overlaps it); drop that table from the catalog first", ErrInvalid, path, meta.Location(), other)
+	}
 	location := (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
 	if err := l.insertTableRow(ctx, id, location); err != nil {
 		return nil, err

@@ -177,6 +177,7 @@ func testRegister(t *testing.T, uri string) {
 		{"table location outside the warehouse", ctx, lake.Ident{Namespace: "r", Name: "x"}, strayLoc, lake.ErrInvalid, "table location"},
 		{"existing name", ctx, id, metaLoc, lake.ErrTableExists, "r.back"},
 		{"no such namespace", ctx, lake.Ident{Namespace: "nope", Name: "x"}, metaLoc, lake.ErrNoSuchNamespace, "nope"},
+		{"another table's directory", ctx, lake.Ident{Namespace: "r", Name: "x"}, metaLoc, lake.ErrInvalid, "r.back"},
 		{"reader principal", reader, lake.Ident{Namespace: "r", Name: "x"}, metaLoc, policy.ErrDenied, "rd"},
 	}
 	for _, tt := range tests {

@@ -176,6 +176,9 @@ func compact(ctx context.Context, l *lake.Lake, id lake.Ident, opts Options, pol
 }
 
 func compactOnce(ctx context.Context, l *lake.Lake, id lake.Ident, opts Options, pol Policy, rep *Report, progress func(Progress), attempt int) error {
+	// A retry plans from scratch: what an attempt that lost its commit
+	// planned was not done and must not be reported.
+	rep.Compaction = nil
 	start := time.Now()
 	tbl, err := l.LoadTable(ctx, id)
 	if err != nil {

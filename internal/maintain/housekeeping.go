@@ -221,6 +221,16 @@ func removeOrphans(ctx context.Context, l *lake.Lake, id lake.Ident, opts Option
 	if err != nil {
 		return err
 	}
+	// A file under this table's directory that it does not reference may
+	// be another table's, when the two share a directory (tables made
+	// before locations were unique, one renamed and another created under
+	// the old name).
+	if other, err := l.SharedLocation(ctx, id, tbl.Location()); err != nil {
+		return err
+	} else if other != "" {
+		rep.note("orphan cleanup skipped: %s shares its directory with table %s", id, other)
+		return nil
+	}
 	res, err := tbl.DeleteOrphanFiles(ctx, table.WithFilesOlderThan(minAge), table.WithDryRun(opts.DryRun))
 	if err != nil {
 		return fmt.Errorf("remove orphan files: %w", err)

@@ -530,3 +530,40 @@ func listFiles(t *testing.T, dir string) []string {
 	})
 	return out
 }
+
+// TestOrphansOfRenamedTable pins a data-loss bug: a table renamed away
+// kept its directory <ns>.db/<name>, a new table of the old name was given
+// the same directory, and the new table's orphan cleanup deleted every
+// file of the renamed one. New tables now get a directory of their own,
+// and cleanup refuses a directory another table uses.
+func TestOrphansOfRenamedTable(t *testing.T) {
+	v := newEnv(t)
+	v.exec("CREATE SCHEMA IF NOT EXISTS m")
+	v.exec("CREATE TABLE m.a (id BIGINT)")
+	v.exec("INSERT INTO m.a SELECT range FROM range(100)")
+	v.exec("ALTER TABLE m.a RENAME TO b")
+	v.exec("CREATE TABLE m.a (id BIGINT)")
+	v.exec("INSERT INTO m.a VALUES (1)")
+	a, b := lake.Ident{Namespace: "m", Name: "a"}, lake.Ident{Namespace: "m", Name: "b"}
+	if v.tableDir(a) == v.tableDir(b) {
+		t.Fatalf("new m.a got the renamed table's directory %s", v.tableDir(a))
+	}
+	for _, id := range []lake.Ident{a, b} {
+		filepath.WalkDir(filepath.Dir(v.tableDir(id)), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				old := time.Now().Add(-2 * time.Hour)
+				os.Chtimes(p, old, old)
+			}
+			return err
+		})
+	}
+	mustRun(t, v, a, Options{SkipCompaction: true, SkipExpiry: true, SkipManifests: true, OrphansOlderThan: time.Hour})
+	if got := v.rows("SELECT count(*) FROM m.b"); len(got) != 1 || got[0] != "100" {
+		t.Errorf("m.b after m.a's orphan cleanup = %v, want 100 rows", got)
+	}
+	// A table whose directory another table uses is left alone.
+	shared, err := v.l.SharedLocation(v.ctx, a, "file://"+v.tableDir(b))
+	if err != nil || shared != "m.b" {
+		t.Errorf("SharedLocation(m.a, m.b's directory) = %q, %v, want m.b", shared, err)
+	}
+}
