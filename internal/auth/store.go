@@ -116,8 +116,7 @@ var storeMigrations = []metadb.Migration{
 				return nil
 			}
 			// SQLite has no ADD COLUMN IF NOT EXISTS.
-			var n int
-			if err := q.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('edp_users') WHERE name = 'credentials_changed_at'`).Scan(&n); err != nil || n > 0 {
+			if has, err := metadb.HasColumn(ctx, q, d, "edp_users", "credentials_changed_at"); err != nil || has {
 				return err
 			}
 			_, err := q.ExecContext(ctx, `ALTER TABLE edp_users ADD COLUMN credentials_changed_at TEXT`)

@@ -326,16 +326,10 @@ func (m *migration) readCatalog(ctx context.Context) error {
 	if !m.present["iceberg_tables"] {
 		return nil
 	}
-	q := `SELECT count(*) FROM pragma_table_info('iceberg_tables') WHERE name = 'iceberg_type'`
-	if m.from.Dialect == metadb.Postgres {
-		q = `SELECT count(*) FROM information_schema.columns
-			WHERE table_schema = current_schema() AND table_name = 'iceberg_tables' AND column_name = 'iceberg_type'`
-	}
-	var n int
-	if err := m.src.QueryRowContext(ctx, q).Scan(&n); err != nil {
+	var err error
+	if m.hasType, err = metadb.HasColumn(ctx, m.src, m.from.Dialect, "iceberg_tables", "iceberg_type"); err != nil {
 		return fmt.Errorf("read source catalog: %w", err)
 	}
-	m.hasType = n > 0
 	typ := "iceberg_type"
 	if !m.hasType {
 		typ = "NULL"

@@ -1,10 +1,11 @@
 package filecache
 
 import (
-	"errors"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edp-data/edp/internal/telemetry"
 )
 
 type metrics struct {
@@ -14,7 +15,7 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 	counter := func(name, help string) prometheus.Counter {
-		return register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help}), log)
+		return telemetry.RegisterOrReuse(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help}), log)
 	}
 	return &metrics{
 		hits: counter("edp_file_cache_hits_total",
@@ -29,30 +30,9 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 			"Downloads that failed or were cancelled; nothing was cached."),
 		corrupt: counter("edp_file_cache_corrupt_total",
 			"Cached files whose content no longer matched the hash taken when they were filled."),
-		bytes: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		bytes: telemetry.RegisterOrReuse(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "edp_file_cache_bytes",
 			Help: "Bytes of the cached files.",
 		}), log),
 	}
-}
-
-// register adds c to reg (when there is one), or returns the collector
-// already registered under the same name, so that a Cache reopened in the
-// same process keeps reporting.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, log *slog.Logger) C {
-	if reg == nil {
-		return c
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	log.Warn("metric not registered", "err", err)
-	return c
 }

@@ -219,14 +219,9 @@ func (l *Lake) inCatalogTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // column: catalogs made by iceberg-go before it existed (its "V0" schema)
 // lack it, and iceberg-go keeps working on them without adding it.
 func (l *Lake) hasIcebergType(ctx context.Context) (bool, error) {
-	q := `SELECT count(*) FROM pragma_table_info('iceberg_tables') WHERE name = 'iceberg_type'`
-	if l.db.Dialect == metadb.Postgres {
-		q = `SELECT count(*) FROM information_schema.columns
-			WHERE table_schema = current_schema() AND table_name = 'iceberg_tables' AND column_name = 'iceberg_type'`
-	}
-	var n int
-	if err := l.db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+	has, err := metadb.HasColumn(ctx, l.db, l.db.Dialect, "iceberg_tables", "iceberg_type")
+	if err != nil {
 		return false, fmt.Errorf("inspect catalog: %w", err)
 	}
-	return n > 0, nil
+	return has, nil
 }

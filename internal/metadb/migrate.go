@@ -198,3 +198,18 @@ func (d *DB) tableExists(ctx context.Context, name string) (bool, error) {
 	}
 	return n > 0, nil
 }
+
+// HasColumn reports whether table has column, on either engine. Through
+// q it works inside a transaction too.
+func HasColumn(ctx context.Context, q Querier, d Dialect, table, column string) (bool, error) {
+	query := `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`
+	if d == Postgres {
+		query = `SELECT count(*) FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2`
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, query, table, column).Scan(&n); err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}

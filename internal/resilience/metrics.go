@@ -1,11 +1,12 @@
 package resilience
 
 import (
-	"errors"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/edp-data/edp/internal/telemetry"
 )
 
 // metrics are one Caller's view of the shared external-call metrics. A nil
@@ -17,11 +18,11 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer, target string, breaker *gobreaker.CircuitBreaker[struct{}], log *slog.Logger) *metrics {
-	calls := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	calls := telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edp_external_calls_total",
 		Help: "Calls to external services by outcome (ok, error, rejected by the circuit breaker); retries within a call are not counted separately.",
 	}, []string{"target", "outcome"}), log)
-	retries := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	retries := telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edp_external_call_retries_total",
 		Help: "Retried attempts of calls to external services.",
 	}, []string{"target"}), log)
@@ -53,23 +54,6 @@ func newMetrics(reg prometheus.Registerer, target string, breaker *gobreaker.Cir
 		calls.WithLabelValues(target, o)
 	}
 	return m
-}
-
-// register adds c to reg, or returns the collector already registered under
-// the same name, so that several Callers can share one Registerer.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, log *slog.Logger) C {
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	log.Warn("metric not registered", "err", err)
-	return c
 }
 
 func (m *metrics) observe(outcome string) {

@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -279,4 +281,27 @@ func (f factory) histogramVec(name, help string, buckets []float64, labels ...st
 	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
 	f.reg.MustRegister(h)
 	return h
+}
+
+// RegisterOrReuse adds c to reg (when there is one), or returns the
+// collector already registered under the same name, so that components
+// made more than once in a process (a cache reopened, several callers of
+// one service) keep reporting into one series. Any other registration
+// failure is logged and c returned unregistered.
+func RegisterOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C, log *slog.Logger) C {
+	if reg == nil {
+		return c
+	}
+	err := reg.Register(c)
+	if err == nil {
+		return c
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	log.Warn("metric not registered", "err", err)
+	return c
 }
