@@ -123,7 +123,7 @@ func New(opts Options) (*API, error) {
 		opts.Tracer = noop.NewTracerProvider()
 	}
 	if opts.TempDir == "" {
-		opts.TempDir = filepath.Join(filepath.Dir(opts.Lake.Warehouse()), "tmp", "uploads")
+		opts.TempDir = filepath.Join(opts.Lake.ScratchDir(), "uploads")
 	}
 	if err := os.MkdirAll(opts.TempDir, 0o700); err != nil {
 		return nil, fmt.Errorf("api: upload directory: %w", err)

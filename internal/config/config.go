@@ -20,6 +20,8 @@ type Config struct {
 	DataDir   string // as given, possibly relative; resolve with the path methods
 	Catalog   CatalogConfig
 	Warehouse string // as given; empty means <data_dir>/warehouse
+	S3        S3Config
+	Cache     CacheConfig
 	Log       LogConfig
 	Query     QueryConfig
 	Load      LoadConfig
@@ -51,6 +53,35 @@ type Config struct {
 // CatalogConfig configures the Iceberg catalog.
 type CatalogConfig struct {
 	URI string // empty means sqlite://<data_dir>/catalog.db; see Config.CatalogURI
+}
+
+// S3Config configures an s3:// warehouse.
+type S3Config struct {
+	Endpoint        string // empty means AWS S3
+	Region          string
+	Addressing      string // S3Addressing*
+	AccessKeyID     string // empty means the AWS credential chain
+	SecretAccessKey string
+	SessionToken    string
+	Profile         string // AWS shared-config profile
+	SSE             string // S3SSE*
+	SSEKMSKeyID     string
+}
+
+// PathStyle reports whether requests address buckets in the path.
+func (s S3Config) PathStyle() bool {
+	switch s.Addressing {
+	case S3AddressingPath:
+		return true
+	case S3AddressingVirtual:
+		return false
+	}
+	return s.Endpoint != ""
+}
+
+// CacheConfig bounds the local cache of remote warehouse files.
+type CacheConfig struct {
+	MaxSize int64 // bytes
 }
 
 // LogConfig configures logging.

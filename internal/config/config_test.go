@@ -173,6 +173,10 @@ func TestBadValues(t *testing.T) {
 		{"load.target_file_size", "100KB", "use at least 1MB"},
 		{"load.target_file_size", "big", "is not a size"},
 		{"output", "xlsx", "use one of auto, table, csv, json, jsonl, parquet"},
+		{"s3.endpoint", "minio:9000", "is not an http:// or https:// URL"},
+		{"s3.addressing", "bucket", "use one of auto, path, virtual"},
+		{"s3.sse", "aes", "use one of none, AES256, aws:kms"},
+		{"cache.max_size", "1MB", "use at least 64MiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
@@ -218,13 +222,19 @@ func TestBadValues(t *testing.T) {
 		c.OTLP.Endpoint = "localhost:4318"
 		c.Maintain.Interval = -time.Second
 		c.Server = "edp.example.com"
+		c.S3.Endpoint = "minio"
+		c.S3.Addressing = "bucket"
+		c.S3.SSE = "aes"
+		c.Cache.MaxSize = 1
 		err := c.Validate()
 		if err == nil {
 			t.Fatal("Validate() = nil, want errors for every setting")
 		}
 		// Free-form values and booleans have no invalid value in code.
 		free := map[string]bool{"tls.cert": true, "tls.key": true, "tls.self_signed": true,
-			"oidc.audience": true, "oidc.username_claim": true, "oidc.roles_claim": true, "token": true}
+			"oidc.audience": true, "oidc.username_claim": true, "oidc.roles_claim": true, "token": true,
+			"s3.region": true, "s3.access_key_id": true, "s3.secret_access_key": true, "s3.session_token": true,
+			"s3.profile": true, "s3.sse_kms_key_id": true}
 		for _, s := range Settings() {
 			if free[s.Key] {
 				continue
@@ -609,6 +619,16 @@ func TestBind(t *testing.T) {
 		{"data-dir", "string"},
 		{"catalog-uri", "string"},
 		{"warehouse", "string"},
+		{"s3-endpoint", "string"},
+		{"s3-region", "string"},
+		{"s3-addressing", "string"},
+		{"s3-access-key-id", "string"},
+		{"s3-secret-access-key", "string"},
+		{"s3-session-token", "string"},
+		{"s3-profile", "string"},
+		{"s3-sse", "string"},
+		{"s3-sse-kms-key-id", "string"},
+		{"cache-max-size", "string"},
 		{"log-level", "string"},
 		{"log-format", "string"},
 		{"query-memory-limit", "string"},

@@ -27,6 +27,14 @@ const (
 	OutputJSONL   = "jsonl"
 	OutputParquet = "parquet"
 	OutputArrow   = "arrow"
+
+	S3AddressingAuto    = "auto"
+	S3AddressingPath    = "path"
+	S3AddressingVirtual = "virtual"
+
+	S3SSENone   = "none"
+	S3SSEAES256 = "AES256"
+	S3SSEKMS    = "aws:kms"
 )
 
 // kind decides how a setting is exposed as a flag and how loose input is
@@ -76,6 +84,26 @@ var registry = []*setting{
 	stringSetting("warehouse", "",
 		"where table data is stored: a local path, file:// or s3:// URI (default <data_dir>/warehouse)",
 		func(c *Config) *string { return &c.Warehouse }, checkWarehouse),
+	stringSetting("s3.endpoint", "", "S3-compatible endpoint URL for an s3:// warehouse, like http://minio:9000 (empty = AWS S3)",
+		func(c *Config) *string { return &c.S3.Endpoint }, checkEndpoint),
+	stringSetting("s3.region", "", "S3 signing region (empty = the AWS environment's, else us-east-1)",
+		func(c *Config) *string { return &c.S3.Region }, noCheck),
+	enumSetting("s3.addressing", S3AddressingAuto, "S3 request addressing: path (http://host/bucket/key), virtual (http://bucket.host/key), or auto = path when s3.endpoint is set",
+		func(c *Config) *string { return &c.S3.Addressing }, S3AddressingAuto, S3AddressingPath, S3AddressingVirtual),
+	stringSetting("s3.access_key_id", "", "static S3 access key id (empty = the AWS credential chain: environment, profile, web identity, instance role)",
+		func(c *Config) *string { return &c.S3.AccessKeyID }, noCheck),
+	secretSetting("s3.secret_access_key", "", "static S3 secret access key",
+		func(c *Config) *string { return &c.S3.SecretAccessKey }),
+	secretSetting("s3.session_token", "", "S3 session token for temporary static credentials",
+		func(c *Config) *string { return &c.S3.SessionToken }),
+	stringSetting("s3.profile", "", "AWS shared-config profile whose credentials and region to use (sets AWS_PROFILE)",
+		func(c *Config) *string { return &c.S3.Profile }, noCheck),
+	enumSetting("s3.sse", S3SSENone, "server-side encryption of the data and delete files edp uploads: none, AES256 (SSE-S3) or aws:kms (SSE-KMS)",
+		func(c *Config) *string { return &c.S3.SSE }, S3SSENone, S3SSEAES256, S3SSEKMS),
+	stringSetting("s3.sse_kms_key_id", "", "KMS key for s3.sse=aws:kms (empty = the account's default key)",
+		func(c *Config) *string { return &c.S3.SSEKMSKeyID }, noCheck),
+	sizeSetting("cache.max_size", "10GiB", "bound of the local cache of files read from an object-store warehouse",
+		func(c *Config) *int64 { return &c.Cache.MaxSize }, 64<<20),
 	enumSetting("log.level", "info", "minimum level of log messages",
 		func(c *Config) *string { return &c.Log.Level },
 		"debug", "info", "warn", "error"),
@@ -437,6 +465,18 @@ func checkCatalogURI(raw string) error {
 	default:
 		return fmt.Errorf("has unsupported scheme %q; %s", scheme, catalogAllowed)
 	}
+}
+
+// checkEndpoint accepts an empty value or an http(s) base URL.
+func checkEndpoint(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("is not an http:// or https:// URL")
+	}
+	return nil
 }
 
 const warehouseAllowed = "use a local path, a file:///ABSOLUTE/PATH URI or s3://BUCKET/PREFIX, or leave it empty for data_dir/warehouse"

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	iofs "io/fs"
 	"maps"
 	"net/url"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/apache/iceberg-go"
+	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
 )
@@ -25,16 +27,46 @@ const (
 	posDeletePosID      = 2147483545
 )
 
-// Locator turns a table's file locations (URIs in metadata) into local
-// paths DuckDB can read and write.
-type Locator func(uri string) string
+// Store is where a write's files go; lake.Lake is the one edp uses.
+// DuckDB writes a write's files into the local directory Stage gives for
+// the warehouse directory they belong in; they are read back there for
+// their statistics, then Publish puts them at their URIs (in a local
+// warehouse they already are; an object store gets them uploaded).
+type Store interface {
+	// Stage creates and returns the local directory for files bound for
+	// the warehouse directory uri.
+	Stage(uri string) (dir string, err error)
+	// Publish makes the staged files (local paths by URI) visible at
+	// their URIs, or fails leaving none of them there.
+	Publish(ctx context.Context, files map[string]string) error
+	// Discard removes a failed write's directory and its files.
+	Discard(dir string)
+	// Unstage tidies a published write's local directory.
+	Unstage(dir string)
+}
+
+// stagedIO reads staged files by the URIs they will have, so iceberg-go
+// computes their statistics from the local copies before any upload.
+type stagedIO map[string]string
+
+func (s stagedIO) Open(name string) (icebergio.File, error) {
+	p, ok := s[name]
+	if !ok {
+		return nil, &iofs.PathError{Op: "open", Path: name, Err: iofs.ErrNotExist}
+	}
+	return os.Open(p)
+}
+
+func (s stagedIO) Remove(name string) error {
+	return &iofs.PathError{Op: "remove", Path: name, Err: iofs.ErrPermission}
+}
 
 // WriteData runs query (a SELECT yielding the table's columns in schema
 // order; names do not matter) and writes its rows as Parquet data files
 // under the table's data directory, clustered by the table's current
 // partition spec. It returns the files (not yet committed) and the row
 // count. On error, files already written are removed.
-func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Locator, query string, targetFileSize int64) (files []iceberg.DataFile, rows int64, err error) {
+func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, store Store, query string, targetFileSize int64) (files []iceberg.DataFile, rows int64, err error) {
 	schema := tbl.Schema()
 	spec := tbl.Spec()
 	fields := schema.Fields()
@@ -71,13 +103,13 @@ func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Loca
 	if targetFileSize <= 0 {
 		targetFileSize = 512 << 20
 	}
-	dirURI, dir, err := writeDir(tbl, local)
+	dirURI, dir, err := writeDir(tbl, store)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(dir)
+			store.Discard(dir)
 		}
 	}()
 	sel := "SELECT " + strings.Join(cols, ", ") + " FROM (" + query + ") AS __src(" + strings.Join(aliases, ", ") + ") WHERE " + progressFn + "()"
@@ -105,13 +137,10 @@ func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Loca
 		return nil, 0, err
 	}
 	if rows == 0 {
-		os.RemoveAll(dir)
+		store.Discard(dir)
 		return nil, 0, nil
 	}
-	fs, err := tbl.FS(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
+	staged := stagedIO{}
 	for _, p := range paths {
 		lp, _ := p.(string)
 		rel, err := filepath.Rel(dir, lp)
@@ -121,11 +150,14 @@ func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Loca
 		// The location is a URI: the percent signs of DuckDB's encoded
 		// partition directories are themselves escaped.
 		uri := dirURI + "/" + (&url.URL{Path: filepath.ToSlash(rel)}).EscapedPath()
-		df, err := table.FileToDataFile(ctx, fs, uri, schema, *iceberg.UnpartitionedSpec, 0, tbl.Properties())
+		staged[uri] = lp
+		df, err := table.FileToDataFile(ctx, staged, uri, schema, *iceberg.UnpartitionedSpec, 0, tbl.Properties())
 		if err != nil {
 			return nil, 0, fmt.Errorf("read back %s: %w", lp, err)
 		}
 		if df.Count() == 0 {
+			delete(staged, uri)
+			os.Remove(lp)
 			continue
 		}
 		if len(partCols) > 0 {
@@ -139,6 +171,10 @@ func WriteData(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Loca
 		}
 		files = append(files, df)
 	}
+	if err := store.Publish(ctx, staged); err != nil {
+		return nil, 0, err
+	}
+	store.Unstage(dir)
 	return files, rows, nil
 }
 
@@ -163,10 +199,10 @@ func parquetCodec(props map[string]string) (string, error) {
 
 // writeDir makes a fresh directory for one write under the table's data
 // directory, returning its location in the table's terms and locally.
-func writeDir(tbl *table.Table, local Locator) (uri, dir string, err error) {
+func writeDir(tbl *table.Table, store Store) (uri, dir string, err error) {
 	uri = strings.TrimRight(tbl.Location(), "/") + "/data/" + uuid.Must(uuid.NewV7()).String()
-	dir = local(uri)
-	return uri, dir, os.MkdirAll(dir, 0o755)
+	dir, err = store.Stage(uri)
+	return uri, dir, err
 }
 
 // Describe returns the column names and DuckDB types query yields.
@@ -368,7 +404,7 @@ func withPartition(schema *iceberg.Schema, spec iceberg.PartitionSpec, df iceber
 // dataFiles maps each local data file path that may appear to its
 // metadata entry, whose spec and partition the delete file must share.
 // Rows are written sorted by (file_path, pos), as the spec requires.
-func WritePositionDeletes(ctx context.Context, conn *sql.Conn, tbl *table.Table, local Locator, query string, dataFiles map[string]iceberg.DataFile) (files []iceberg.DataFile, rows int64, err error) {
+func WritePositionDeletes(ctx context.Context, conn *sql.Conn, tbl *table.Table, store Store, query string, dataFiles map[string]iceberg.DataFile) (files []iceberg.DataFile, rows int64, err error) {
 	type group struct {
 		specID    int32
 		partition map[int]any
@@ -426,15 +462,16 @@ func WritePositionDeletes(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 	if repeated > 0 {
 		return nil, 0, fmt.Errorf("the statement would change %d rows more than once (a set-returning function such as unnest in SET?)", repeated)
 	}
-	dirURI, dir, err := writeDir(tbl, local)
+	dirURI, dir, err := writeDir(tbl, store)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(dir)
+			store.Discard(dir)
 		}
 	}()
+	staged := map[string]string{}
 	counts, err := conn.QueryContext(ctx, "SELECT g, count(*) FROM "+tmp+" GROUP BY g ORDER BY g")
 	if err != nil {
 		return nil, 0, err
@@ -471,6 +508,7 @@ func WritePositionDeletes(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 		if spec == nil {
 			return nil, 0, fmt.Errorf("data file with unknown partition spec %d", g.specID)
 		}
+		staged[dirURI+"/"+name] = lp
 		b, err := iceberg.NewDataFileBuilder(*spec, iceberg.EntryContentPosDeletes, dirURI+"/"+name, iceberg.ParquetFile,
 			g.partition, logicalTypes(tbl.Schema(), *spec), nil, n, st.Size())
 		if err != nil {
@@ -482,6 +520,10 @@ func WritePositionDeletes(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 		files = append(files, b.Build())
 		rows += n
 	}
+	if err := store.Publish(ctx, staged); err != nil {
+		return nil, 0, err
+	}
+	store.Unstage(dir)
 	return files, rows, nil
 }
 

@@ -37,7 +37,7 @@ var (
 	ErrClosed = errors.New("file cache closed")
 )
 
-// Source reads whole objects; objstore.Source is the production one.
+// Source reads whole objects; objstore.Store is the production one.
 type Source interface {
 	// Open starts reading the object at uri and returns its size, or -1
 	// when unknown. Cancelling ctx must abort the read.
@@ -690,6 +690,12 @@ func (c *Cache) Bytes() int64 {
 	defer c.mu.Unlock()
 	return c.size
 }
+
+// Dir is the directory holding the cached files.
+func (c *Cache) Dir() string { return c.dir }
+
+// MaxBytes is the cache's bound.
+func (c *Cache) MaxBytes() int64 { return c.max }
 
 // Close cancels the fills in flight and waits for them to clean up. Leases
 // stay valid; the files stay for the next New.

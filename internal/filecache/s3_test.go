@@ -30,7 +30,7 @@ type s3Server struct {
 	srv     *httptest.Server
 	handler http.Handler
 	backend *s3mem.Backend
-	source  *objstore.Source
+	source  *objstore.Store
 
 	gets atomic.Int64
 	// cutAfter, when > 0, makes the next object GET send that many body
@@ -67,7 +67,7 @@ func newS3(t testing.TB) *s3Server {
 	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s.srv.Start()
 	t.Cleanup(func() { s.srv.Close() })
-	s.source = objstore.NewSource(objstore.S3Props(s.srv.URL, "us-east-1", "edp-test", "edp-test-secret", true))
+	s.source = objstore.NewStore(objstore.S3Props(s.srv.URL, "us-east-1", "edp-test", "edp-test-secret", true), objstore.Encryption{})
 	return s
 }
 

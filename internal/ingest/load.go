@@ -122,7 +122,7 @@ func Load(ctx context.Context, l *lake.Lake, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("--bad-rows=%s is supported for CSV and JSON files; Parquet loads fail on the first bad value", opts.BadRows)
 	}
 	var inBytes int64
-	dirs := []string{l.Warehouse()}
+	dirs := l.LocalDirs()
 	for _, f := range files {
 		st, err := os.Stat(f)
 		if err != nil {
@@ -388,18 +388,18 @@ func (ld *loader) write(ctx context.Context, tbl *table.Table, src string, names
 	}
 	query := "SELECT " + strings.Join(cols, ", ") + " FROM " + src
 	stop := ld.progress(tbl, inBytes, start)
-	files, n, err := duck.WriteData(ctx, ld.conn, tbl, lake.LocalPath, query, ld.opts.TargetFileSize)
+	files, n, err := duck.WriteData(ctx, ld.conn, tbl, ld.l, query, ld.opts.TargetFileSize)
 	stop(n)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", ld.opts.Table, dataError(err))
 	}
 	rejected, err := ld.rejects(ctx)
 	if err != nil {
-		removeFiles(files)
+		ld.removeFiles(ctx, files)
 		return nil, err
 	}
 	if len(rejected) > 0 && ld.opts.BadRows == BadRowsFail {
-		removeFiles(files)
+		ld.removeFiles(ctx, files)
 		r := rejected[0]
 		more := ""
 		if len(rejected) > 1 {
@@ -413,7 +413,10 @@ func (ld *loader) write(ctx context.Context, tbl *table.Table, src string, names
 	}
 	if _, err := ld.l.CommitFiles(ctx, ld.opts.Table, tbl, lake.Commit{Job: ld.opts.Job, Data: files, Tx: ld.tx,
 		Props: map[string]string{"edp.load.files": fmt.Sprint(len(ld.files)), "edp.load.rejected": fmt.Sprint(len(rejected))}}); err != nil {
-		removeFiles(files)
+		// The files stay: a commit whose answer was lost (the catalog
+		// database dropping the connection at COMMIT) may have landed,
+		// and deleting files a snapshot names would break the table.
+		// Orphan cleanup removes them once they are old enough.
 		return nil, err
 	}
 	if len(rejected) > 0 && ld.opts.BadRows == BadRowsQuarantine {
@@ -424,18 +427,10 @@ func (ld *loader) write(ctx context.Context, tbl *table.Table, src string, names
 	return &Result{Table: ld.opts.Table, Rows: n, Rejected: int64(len(rejected)), Files: len(ld.files), Elapsed: time.Since(start)}, nil
 }
 
-// removeFiles deletes written but uncommitted files, and the directories
-// of the write that they leave empty (up to the table's data directory).
-func removeFiles(files []iceberg.DataFile) {
-	for _, f := range files {
-		p := lake.LocalPath(f.FilePath())
-		os.Remove(p)
-		for dir := filepath.Dir(p); filepath.Base(dir) != "data"; dir = filepath.Dir(dir) {
-			if os.Remove(dir) != nil {
-				break
-			}
-		}
-	}
+// removeFiles deletes files written for a load that will not commit. What
+// it cannot delete, orphan cleanup removes later.
+func (ld *loader) removeFiles(ctx context.Context, files []iceberg.DataFile) {
+	_ = ld.l.RemoveFiles(context.WithoutCancel(ctx), files)
 }
 
 // progress polls the bytes written under the table's data directory.
@@ -443,7 +438,9 @@ func (ld *loader) progress(tbl *table.Table, inBytes int64, start time.Time) fun
 	if ld.opts.Progress == nil {
 		return func(int64) {}
 	}
-	dataDir := lake.LocalPath(strings.TrimRight(tbl.Location(), "/") + "/data")
+	// Files are written under the table's data directory, or its mirror in
+	// the staging area for a remote warehouse.
+	dataDir := ld.l.StagePath(strings.TrimRight(tbl.Location(), "/") + "/data")
 	before := dirSize(dataDir)
 	done := make(chan struct{})
 	finished := make(chan struct{})

@@ -311,7 +311,7 @@ func (ld *loader) quarantine(ctx context.Context, rejected []reject) error {
 		return err
 	}
 	q := "SELECT *, now() FROM (" + ld.rejectsQuery() + ")"
-	files, _, err := duck.WriteData(ctx, ld.conn, tbl, lake.LocalPath, q, ld.opts.TargetFileSize)
+	files, _, err := duck.WriteData(ctx, ld.conn, tbl, ld.l, q, ld.opts.TargetFileSize)
 	if err != nil {
 		return err
 	}

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -17,11 +17,15 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	"github.com/apache/iceberg-go/table"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/edp-data/edp/internal/filecache"
 	"github.com/edp-data/edp/internal/metadb"
+	"github.com/edp-data/edp/internal/objstore"
 	"github.com/edp-data/edp/internal/policy"
+	"github.com/edp-data/edp/internal/resilience"
 )
 
 // Errors callers match with errors.Is. They wrap iceberg-go's so either works.
@@ -52,10 +56,19 @@ type Options struct {
 	// CatalogURI is sqlite://PATH (the embedded default) or
 	// postgres://USER@HOST/DB (see metadb.Open).
 	CatalogURI string
-	// Warehouse is the absolute local directory holding table files.
+	// Warehouse holds the table files: an absolute local directory (or a
+	// file:// URI of one), or an object-store URI s3://BUCKET/PREFIX
+	// configured by Storage.
 	Warehouse string
-	Authz     policy.Authorizer
-	Logger    *slog.Logger
+	// LocalDir is local space for a remote warehouse: writes are staged
+	// in LocalDir/stage before upload, reads are cached in LocalDir/cache,
+	// and temporary files go to LocalDir/tmp. It defaults to the local
+	// warehouse's parent directory and is required for a remote one.
+	LocalDir string
+	// Storage configures a remote warehouse; it is ignored for a local one.
+	Storage Storage
+	Authz   policy.Authorizer
+	Logger  *slog.Logger
 	// OnCommit, if set, is called once for every change to a table that
 	// policy allowed, committed or not, on the committing goroutine.
 	OnCommit func(context.Context, CommitEvent)
@@ -64,15 +77,40 @@ type Options struct {
 	Tracer trace.TracerProvider
 }
 
+// Storage configures an object-store warehouse.
+type Storage struct {
+	// Props are iceberg-go's FileIO properties (objstore.S3Props):
+	// endpoint, region, addressing and credentials.
+	Props iceberg.Properties
+	// Encryption is asked for on every data and delete file uploaded.
+	Encryption objstore.Encryption
+	// CacheBytes bounds the local read cache; zero means DefaultCacheBytes.
+	CacheBytes int64
+	// Registerer receives the file cache's and the store's metrics.
+	Registerer prometheus.Registerer
+}
+
+// DefaultCacheBytes bounds the read cache of a remote warehouse unless
+// configured otherwise.
+const DefaultCacheBytes = 10 << 30
+
 // Lake is an open catalog plus warehouse.
 type Lake struct {
-	db        *metadb.DB
-	cat       *sqlcat.Catalog
-	warehouse string
-	authz     policy.Authorizer
-	log       *slog.Logger
-	onCommit  func(context.Context, CommitEvent)
-	tracer    trace.Tracer
+	db           *metadb.DB
+	cat          *sqlcat.Catalog
+	warehouse    string // the local directory; "" for a remote warehouse
+	whURI        string // the warehouse as a URI, without a trailing slash
+	localDir     string
+	store        *objstore.Store    // nil for a local warehouse
+	cache        *filecache.Cache   // nil for a local warehouse
+	s3           *resilience.Caller // object-store calls; nil for a local warehouse
+	stage        string             // this Lake's staging directory (remote)
+	cacheLock    *os.File           // holds the shared cache directory (remote)
+	privateCache string             // a cache of this Lake's own, removed on Close
+	authz        policy.Authorizer
+	log          *slog.Logger
+	onCommit     func(context.Context, CommitEvent)
+	tracer       trace.Tracer
 }
 
 // Open opens (creating if needed) the catalog and the warehouse directory.
@@ -88,17 +126,17 @@ func Open(ctx context.Context, opts Options) (*Lake, error) {
 		tracer = opts.Tracer.Tracer("github.com/edp-data/edp/internal/lake")
 		opts.Authz = tracedAuthz{inner: opts.Authz, tracer: tracer}
 	}
-	if !filepath.IsAbs(opts.Warehouse) {
-		return nil, fmt.Errorf("%w: warehouse must be an absolute path, got %q", ErrInvalid, opts.Warehouse)
-	}
-	if err := os.MkdirAll(opts.Warehouse, 0o755); err != nil {
-		return nil, fmt.Errorf("create warehouse: %w", err)
+	l := &Lake{authz: opts.Authz, log: opts.Logger, onCommit: opts.OnCommit, tracer: tracer}
+	if err := l.openWarehouse(opts); err != nil {
+		return nil, err
 	}
 	db, err := metadb.Open(ctx, opts.CatalogURI)
 	if errors.Is(err, metadb.ErrInvalid) {
+		l.closeStorage()
 		return nil, fmt.Errorf("%w: catalog: %w", ErrInvalid, err)
 	}
 	if err != nil {
+		l.closeStorage()
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
 	dialect := sqlcat.SQLite
@@ -109,7 +147,10 @@ func Open(ctx context.Context, opts Options) (*Lake, error) {
 	// commits a table with UPDATE … WHERE metadata_location = <the one it
 	// read>: on both engines a writer that lost the race updates no row
 	// and gets table.ErrCommitFailed, which IsConflict recognises.
-	props := iceberg.Properties{"warehouse": (&url.URL{Scheme: "file", Path: opts.Warehouse}).String()}
+	props := iceberg.Properties{"warehouse": l.whURI}
+	if l.store != nil {
+		maps.Copy(props, opts.Storage.Props)
+	}
 	cat, err := sqlcat.NewCatalog("edp", db.DB, dialect, props)
 	// iceberg-go creates its tables with CREATE TABLE IF NOT EXISTS, which
 	// on PostgreSQL can still fail when several processes start on a fresh
@@ -121,9 +162,11 @@ func Open(ctx context.Context, opts Options) (*Lake, error) {
 	}
 	if err != nil {
 		db.Close()
+		l.closeStorage()
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
-	return &Lake{db: db, cat: cat, warehouse: opts.Warehouse, authz: opts.Authz, log: opts.Logger, onCommit: opts.OnCommit, tracer: tracer}, nil
+	l.db, l.cat = db, cat
+	return l, nil
 }
 
 // creationRace reports PostgreSQL's errors for two sessions creating the
@@ -134,10 +177,15 @@ func creationRace(err error) bool {
 		strings.Contains(msg, "SQLSTATE 23505") || strings.Contains(msg, "SQLSTATE 42P07") || strings.Contains(msg, "SQLSTATE 42710")
 }
 
-// Close releases the catalog database.
-func (l *Lake) Close() error { return l.db.Close() }
+// Close releases the catalog database and the file cache.
+func (l *Lake) Close() error {
+	err := l.db.Close()
+	l.closeStorage()
+	return err
+}
 
-// Warehouse returns the absolute warehouse directory.
+// Warehouse returns the absolute warehouse directory of a local warehouse,
+// or "" for a remote one (see WarehouseURI).
 func (l *Lake) Warehouse() string { return l.warehouse }
 
 // Catalog exposes the underlying Iceberg catalog for components that speak
@@ -204,10 +252,11 @@ func checkProperties(props map[string]string) error {
 	return nil
 }
 
-// insideWarehouse reports whether a local path lies in the warehouse.
-func (l *Lake) insideWarehouse(p string) bool {
-	rel, err := filepath.Rel(l.warehouse, filepath.Clean(p))
-	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
+// insideWarehouse reports whether a location (a URI or a local path) lies
+// in the warehouse.
+func (l *Lake) insideWarehouse(loc string) bool {
+	w, p := parseLocation(l.whURI), parseLocation(loc)
+	return w.root == p.root && p.path != w.path && nested(w.path, p.path)
 }
 
 // CreateNamespace creates ns with properties.
@@ -405,7 +454,7 @@ func (l *Lake) DropTable(ctx context.Context, id Ident, purge, ifExists bool) er
 				// some files linger; report them rather than fail the drop.
 				// Files are removed only inside the warehouse.
 				other, serr := l.SharedLocation(ctx, id, tbl.Location())
-				if loc := localPath(tbl.Location()); !l.insideWarehouse(loc) {
+				if loc := tbl.Location(); !l.insideWarehouse(loc) {
 					l.log.Warn("dropped table; its files are outside the warehouse and were kept", "table", id.String(), "location", loc)
 				} else if serr != nil || other != "" {
 					l.log.Warn("dropped table; its directory is shared with another table, so its files were kept", "table", id.String(), "other", other, "err", serr)
@@ -413,7 +462,9 @@ func (l *Lake) DropTable(ctx context.Context, id Ident, purge, ifExists bool) er
 					if perr := tbl.PurgeFiles(ctx); perr != nil {
 						l.log.Warn("dropped table but could not purge all files", "table", id.String(), "err", perr)
 					}
-					_ = os.RemoveAll(loc)
+					if rerr := l.removeDir(ctx, loc); rerr != nil {
+						l.log.Warn("dropped table but could not remove its directory", "table", id.String(), "err", rerr)
+					}
 				}
 			}
 		}

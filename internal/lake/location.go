@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"path/filepath"
 	"strings"
 )
 
@@ -19,8 +18,7 @@ func (l *Lake) newTableLocation(id Ident) (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	dir := filepath.Join(l.warehouse, id.Namespace+".db", id.Name+"-"+hex.EncodeToString(b[:]))
-	return (&url.URL{Scheme: "file", Path: dir}).String(), nil
+	return l.whURI + "/" + url.PathEscape(id.Namespace+".db") + "/" + url.PathEscape(id.Name+"-"+hex.EncodeToString(b[:])), nil
 }
 
 // SharedLocation reports another table of the catalog whose location
@@ -28,7 +26,7 @@ func (l *Lake) newTableLocation(id Ident) (string, error) {
 // table's alone, so nothing may delete files under it wholesale. It
 // returns "" when the location is the table's own.
 func (l *Lake) SharedLocation(ctx context.Context, id Ident, loc string) (string, error) {
-	mine := filepath.Clean(localPath(loc))
+	mine := parseLocation(loc)
 	nss, err := l.cat.ListNamespaces(ctx, nil)
 	if err != nil {
 		return "", err
@@ -46,17 +44,11 @@ func (l *Lake) SharedLocation(ctx context.Context, id Ident, loc string) (string
 			if err != nil {
 				continue // a table that cannot be loaded owns no files we can see
 			}
-			theirs := filepath.Clean(localPath(tbl.Location()))
-			if nested(mine, theirs) || nested(theirs, mine) {
+			theirs := parseLocation(tbl.Location())
+			if mine.root == theirs.root && (nested(mine.path, theirs.path) || nested(theirs.path, mine.path)) {
 				return other.String(), nil
 			}
 		}
 	}
 	return "", nil
-}
-
-// nested reports whether child is parent itself or lies inside it.
-func nested(parent, child string) bool {
-	rel, err := filepath.Rel(parent, child)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/edp-data/edp/internal/metadb"
 	"github.com/edp-data/edp/internal/policy"
+	"github.com/edp-data/edp/internal/resilience"
 )
 
 // maxMetadataSize bounds the metadata file Register reads: real table
@@ -63,14 +66,24 @@ func (l *Lake) Register(ctx context.Context, id Ident, metadataLocation string) 
 	return tbl, err
 }
 
-// metadataPath turns a metadata location into an absolute local path inside
-// the warehouse, or says why it cannot be one.
+// metadataPath turns a metadata location into an absolute local path, or
+// for a remote warehouse a URI, inside the warehouse, or says why it
+// cannot be one.
 func (l *Lake) metadataPath(loc string) (string, error) {
+	if l.store != nil {
+		if p := parseLocation(loc); !strings.Contains(loc, "://") || p.root == "file://" {
+			return "", fmt.Errorf("%w: metadata location %q: the warehouse is %s, so give the metadata file's URI there", ErrInvalid, loc, l.whURI)
+		}
+		if !l.insideWarehouse(loc) || strings.Contains(loc, "/../") {
+			return "", fmt.Errorf("%w: metadata location %s is outside the warehouse %s", ErrInvalid, loc, l.whURI)
+		}
+		return loc, nil
+	}
 	p := loc
 	if u, err := url.Parse(loc); err == nil && u.Scheme != "" && len(u.Scheme) > 1 {
 		// len > 1 keeps a Windows drive letter from reading as a scheme.
 		if u.Scheme != "file" {
-			return "", fmt.Errorf("%w: metadata location %q: only local files (a path or file://) can be registered", ErrInvalid, loc)
+			return "", fmt.Errorf("%w: metadata location %q: the warehouse is local, so only local files (a path or file://) can be registered", ErrInvalid, loc)
 		}
 		p = u.Path
 	}
@@ -85,7 +98,7 @@ func (l *Lake) metadataPath(loc string) (string, error) {
 }
 
 func (l *Lake) register(ctx context.Context, id Ident, path string) (*table.Table, error) {
-	meta, err := readMetadata(path)
+	meta, err := l.readMetadata(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +108,8 @@ func (l *Lake) register(ctx context.Context, id Ident, path string) (*table.Tabl
 	// The table's location decides where later commits write; a table
 	// whose metadata points outside the warehouse would let them write
 	// (and a purge delete) there.
-	if loc := localPath(meta.Location()); !l.insideWarehouse(loc) {
-		return nil, fmt.Errorf("%w: %s names table location %q, outside the warehouse %s", ErrInvalid, path, meta.Location(), l.warehouse)
+	if !l.insideWarehouse(meta.Location()) {
+		return nil, fmt.Errorf("%w: %s names table location %q, outside the warehouse %s", ErrInvalid, path, meta.Location(), l.whURI)
 	}
 	// Two catalog entries over one directory would let one table's orphan
 	// cleanup or purge delete the other's files. (A missing namespace is
@@ -111,31 +124,56 @@ func (l *Lake) register(ctx context.Context, id Ident, path string) (*table.Tabl
 	} else if other != "" {
 		return nil, fmt.Errorf("%w: %s names table location %q, which is table %s's (or overlaps it); drop that table from the catalog first", ErrInvalid, path, meta.Location(), other)
 	}
-	location := (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
+	location := path
+	if l.store == nil {
+		location = (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
+	}
 	if err := l.insertTableRow(ctx, id, location); err != nil {
 		return nil, err
 	}
 	return l.load(ctx, id)
 }
 
-// readMetadata reads and parses the metadata JSON at path.
-func readMetadata(path string) (table.Metadata, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read metadata: %w", err)
+// readMetadata reads and parses the metadata JSON at path (a URI in a
+// remote warehouse).
+func (l *Lake) readMetadata(ctx context.Context, path string) (table.Metadata, error) {
+	var (
+		r    io.ReadCloser
+		size int64
+	)
+	if l.store != nil {
+		err := l.s3.Do(ctx, true, func(context.Context) error {
+			var err error
+			r, size, err = l.store.Open(ctx, path)
+			if errors.Is(err, os.ErrNotExist) {
+				return resilience.Permanent(err)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read metadata: %w", err)
+		}
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("read metadata: %w", err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("read metadata: %w", err)
+		}
+		if !st.Mode().IsRegular() {
+			f.Close()
+			return nil, fmt.Errorf("%w: %s is not a regular file", ErrInvalid, path)
+		}
+		r, size = f, st.Size()
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read metadata: %w", err)
+	defer r.Close()
+	if size > maxMetadataSize {
+		return nil, fmt.Errorf("%w: %s has %d bytes, more than Iceberg table metadata can sensibly be", ErrInvalid, path, size)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInvalid, path)
-	}
-	if st.Size() > maxMetadataSize {
-		return nil, fmt.Errorf("%w: %s has %d bytes, more than Iceberg table metadata can sensibly be", ErrInvalid, path, st.Size())
-	}
-	meta, err := table.ParseMetadata(f)
+	meta, err := table.ParseMetadata(io.LimitReader(r, maxMetadataSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s is not valid Iceberg table metadata: %w", ErrInvalid, path, err)
 	}

@@ -88,7 +88,7 @@ func benchTable(b *testing.B, v *env, id lake.Ident, n int) []string {
 	var batch []iceberg.DataFile
 	for i := range n {
 		q := fmt.Sprintf("SELECT i, 'c' || (i %% 10), i * 1.5, 'note ' || i FROM range(%d, %d) t(i)", i*200, (i+1)*200)
-		files, _, err := duck.WriteData(ctx, conn, tbl, lake.LocalPath, q, 0)
+		files, _, err := duck.WriteData(ctx, conn, tbl, v.l, q, 0)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -230,7 +229,7 @@ func compactOnce(ctx context.Context, l *lake.Lake, id lake.Ident, opts Options,
 	}
 
 	var written atomic.Int64
-	db, err := duck.Open(ctx, duck.Options{AllowedDirs: []string{l.Warehouse()}, TempDir: opts.TempDir,
+	db, err := duck.Open(ctx, duck.Options{AllowedDirs: l.LocalDirs(), TempDir: opts.TempDir,
 		MemoryLimit: opts.MemoryLimit, Threads: opts.Threads, Progress: &written})
 	if err != nil {
 		return err
@@ -262,13 +261,18 @@ func compactOnce(ctx context.Context, l *lake.Lake, id lake.Ident, opts Options,
 	committed := false
 	defer func() {
 		if !committed {
-			removeWritten(tbl, added)
+			_ = l.RemoveFiles(context.WithoutCancel(ctx), added)
 		}
 	}()
 	resolve := duck.ResolveFor(tbl.Metadata().Schemas())
 	for _, g := range plan.groups {
-		q := duck.ScanSQL(tbl.Schema(), scanTasks(g.tasks), false, resolve)
-		files, n, err := duck.WriteData(ctx, conn, tbl, lake.LocalPath, q, pol.TargetFileSize)
+		tasks, fetched, err := scanTasks(ctx, l, g.tasks)
+		if err != nil {
+			return fmt.Errorf("rewrite files: %w", err)
+		}
+		q := duck.ScanSQL(tbl.Schema(), tasks, false, resolve)
+		files, n, err := duck.WriteData(ctx, conn, tbl, l, q, pol.TargetFileSize)
+		fetched.Release()
 		if err != nil {
 			return fmt.Errorf("rewrite files: %w", err)
 		}
@@ -300,38 +304,30 @@ func compactOnce(ctx context.Context, l *lake.Lake, id lake.Ident, opts Options,
 	return nil
 }
 
-// scanTasks turns planned files into DuckDB scan tasks.
-func scanTasks(tasks []table.FileScanTask) []duck.Task {
+// scanTasks turns planned files into DuckDB scan tasks over local copies,
+// which stay available until the caller releases them.
+func scanTasks(ctx context.Context, l *lake.Lake, tasks []table.FileScanTask) ([]duck.Task, *lake.Fetched, error) {
+	var refs []lake.FileRef
+	for _, t := range tasks {
+		refs = append(refs, lake.FileRef{URI: t.File.FilePath(), Size: t.File.FileSizeBytes()})
+		for _, d := range t.DeleteFiles {
+			refs = append(refs, lake.FileRef{URI: d.FilePath(), Size: d.FileSizeBytes()})
+		}
+	}
+	local, err := l.Fetch(ctx, refs)
+	if err != nil {
+		return nil, nil, err
+	}
 	out := make([]duck.Task, 0, len(tasks))
 	for _, t := range tasks {
-		dt := duck.Task{Data: lake.LocalPath(t.File.FilePath()), DataURI: t.File.FilePath()}
+		dt := duck.Task{Data: local.Path(t.File.FilePath()), DataURI: t.File.FilePath()}
 		if vc := t.File.ValueCounts(); len(vc) > 0 {
 			dt.FieldIDs = slices.Collect(maps.Keys(vc))
 		}
 		for _, d := range t.DeleteFiles {
-			dt.Deletes = append(dt.Deletes, lake.LocalPath(d.FilePath()))
+			dt.Deletes = append(dt.Deletes, local.Path(d.FilePath()))
 		}
 		out = append(out, dt)
 	}
-	return out
-}
-
-// removeWritten removes the directories of files written for a rewrite
-// that did not commit. duck.WriteData makes a fresh directory under the
-// table's data/ for each write, so the whole directory goes.
-func removeWritten(tbl *table.Table, files []iceberg.DataFile) {
-	dataDir := strings.TrimRight(tbl.Location(), "/") + "/data/"
-	done := map[string]bool{}
-	for _, f := range files {
-		rel, ok := strings.CutPrefix(f.FilePath(), dataDir)
-		if !ok {
-			continue
-		}
-		dir, _, _ := strings.Cut(rel, "/")
-		if dir == "" || done[dir] {
-			continue
-		}
-		done[dir] = true
-		os.RemoveAll(lake.LocalPath(dataDir + dir))
-	}
+	return out, local, nil
 }

@@ -108,7 +108,7 @@ func expire(ctx context.Context, l *lake.Lake, id lake.Ident, opts Options, pol 
 		return err
 	}
 	for _, f := range files {
-		size := fileSize(f)
+		size := fileSize(fs, f)
 		if !opts.DryRun {
 			if err := fs.Remove(f); err != nil && !errors.Is(err, iofs.ErrNotExist) {
 				// The metadata no longer names the file, so orphan cleanup

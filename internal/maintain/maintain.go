@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/apache/iceberg-go"
+	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/edp-data/edp/internal/jobs"
@@ -169,7 +168,7 @@ func Run(ctx context.Context, l *lake.Lake, id lake.Ident, opts Options, progres
 		}
 	}
 	if opts.TempDir == "" {
-		opts.TempDir = filepath.Join(filepath.Dir(l.Warehouse()), "tmp")
+		opts.TempDir = l.ScratchDir()
 	}
 	if err := l.Authorize(ctx, policy.Admin, policy.Resource{Namespace: id.Namespace, Table: id.Name}); err != nil {
 		return nil, err
@@ -301,11 +300,16 @@ func dataManifests(tbl *table.Table) (int, error) {
 	return n, nil
 }
 
-// fileSize is the size of a local table file, 0 if it is gone.
-func fileSize(uri string) int64 {
-	st, err := os.Stat(lake.LocalPath(uri))
+// fileSize is the size of a table file, 0 if it is gone or cannot be
+// told.
+func fileSize(fsys icebergio.IO, uri string) int64 {
+	st, ok := fsys.(icebergio.StatIO)
+	if !ok {
+		return 0
+	}
+	fi, err := st.Stat(uri)
 	if err != nil {
 		return 0
 	}
-	return st.Size()
+	return fi.Size()
 }

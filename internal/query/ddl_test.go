@@ -3,9 +3,8 @@ package query_test
 import (
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/edp-data/edp/internal/lake"
@@ -103,42 +102,31 @@ func TestDescribe(t *testing.T) {
 	}
 }
 
-// tableDir returns the local directory holding a table's files.
+// tableDir returns the location of a table's files.
 func tableDir(t *testing.T, ctx context.Context, e *query.Engine, ns, name string) string {
 	t.Helper()
 	tbl, err := e.Lake().LoadTable(ctx, lake.Ident{Namespace: ns, Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lake.LocalPath(tbl.Location())
+	return tbl.Location()
 }
 
-func countFiles(t *testing.T, dir string) int {
+// countFiles counts the files under a warehouse location.
+func countFiles(t *testing.T, e *query.Engine, loc string) int {
 	t.Helper()
-	n := 0
-	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			n++
-		}
-		return nil
-	})
-	if os.IsNotExist(err) {
-		return 0
-	}
+	files, err := e.Lake().ListFiles(context.Background(), loc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return len(files)
 }
 
 // TestDropFiles checks what DROP TABLE, DROP TABLE … PURGE, DROP SCHEMA …
 // CASCADE and a failed CREATE TABLE … AS leave in the warehouse.
 func TestDropFiles(t *testing.T) {
 	ctx, e := newEngine(t)
-	wh := e.Lake().Warehouse()
+	wh := e.Lake().WarehouseURI()
 	for _, q := range []string{
 		"CREATE SCHEMA f",
 		"CREATE TABLE f.keep (id INT, v VARCHAR) PARTITIONED BY (v)",
@@ -152,24 +140,24 @@ func TestDropFiles(t *testing.T) {
 	keep := tableDir(t, ctx, e, "f", "keep")
 	purge := tableDir(t, ctx, e, "f", "purge")
 	for _, d := range []string{keep, purge} {
-		if rel, err := filepath.Rel(wh, d); err != nil || !filepath.IsLocal(rel) {
+		if !strings.HasPrefix(d, wh+"/") {
 			t.Fatalf("table directory %s is not inside the warehouse %s", d, wh)
 		}
-		if countFiles(t, d) == 0 {
+		if countFiles(t, e, d) == 0 {
 			t.Fatalf("no files under %s", d)
 		}
 	}
 
 	// Without PURGE the files stay.
-	before := countFiles(t, keep)
+	before := countFiles(t, e, keep)
 	mustExec(t, ctx, e, "DROP TABLE f.keep")
-	if n := countFiles(t, keep); n != before {
+	if n := countFiles(t, e, keep); n != before {
 		t.Errorf("DROP TABLE without PURGE: %d files left of %d", n, before)
 	}
 	// With PURGE the table's directory goes.
 	mustExec(t, ctx, e, "DROP TABLE f.purge PURGE")
-	if _, err := os.Stat(purge); !os.IsNotExist(err) {
-		t.Errorf("DROP TABLE … PURGE left %s (%d files)", purge, countFiles(t, purge))
+	if n := countFiles(t, e, purge); n != 0 {
+		t.Errorf("DROP TABLE … PURGE left %d files under %s", n, purge)
 	}
 
 	// CASCADE drops and purges every table of the namespace.
@@ -179,8 +167,8 @@ func TestDropFiles(t *testing.T) {
 	c1, c2 := tableDir(t, ctx, e, "f", "c1"), tableDir(t, ctx, e, "f", "c2")
 	mustExec(t, ctx, e, "DROP SCHEMA f CASCADE")
 	for _, d := range []string{c1, c2} {
-		if _, err := os.Stat(d); !os.IsNotExist(err) {
-			t.Errorf("DROP SCHEMA … CASCADE left %s", d)
+		if n := countFiles(t, e, d); n != 0 {
+			t.Errorf("DROP SCHEMA … CASCADE left %d files under %s", n, d)
 		}
 	}
 	if _, _, err := collect(ctx, e, "SHOW TABLES IN f"); err == nil {
@@ -197,23 +185,23 @@ func TestDropFiles(t *testing.T) {
 	if rows, _, err := collect(ctx, e, "SHOW TABLES IN g"); err != nil || len(rows) != 1 || rows[0] != "g | src" {
 		t.Fatalf("SHOW TABLES IN g after failed CTAS: %v %v", rows, err)
 	}
-	bad := filepath.Join(wh, "g.db", "bad")
-	if n := countFiles(t, bad); n != 0 {
-		t.Errorf("failed CTAS left %d files under %s", n, bad)
+	// Every file under the namespace's directory is g.src's.
+	src := tableDir(t, ctx, e, "g", "src")
+	before = countFiles(t, e, src)
+	if n := countFiles(t, e, wh+"/g.db"); n != before {
+		t.Errorf("failed CTAS left %d files under %s/g.db beside the %d of g.src", n-before, wh, before)
 	}
 	// A failed INSERT leaves no new files either.
-	src := tableDir(t, ctx, e, "g", "src")
-	before = countFiles(t, src)
 	mustExec(t, ctx, e, "CREATE TABLE g.ints (n INT)")
 	ints := tableDir(t, ctx, e, "g", "ints")
-	intsBefore := countFiles(t, ints)
+	intsBefore := countFiles(t, e, ints)
 	if _, _, err := collect(ctx, e, "INSERT INTO g.ints SELECT CAST(s AS INTEGER) FROM g.src"); err == nil {
 		t.Fatal("INSERT with a failing cast succeeded")
 	}
-	if n := countFiles(t, ints); n != intsBefore {
+	if n := countFiles(t, e, ints); n != intsBefore {
 		t.Errorf("failed INSERT: %d files under %s, want %d", n, ints, intsBefore)
 	}
-	if n := countFiles(t, src); n != before {
+	if n := countFiles(t, e, src); n != before {
 		t.Errorf("source table files changed: %d, want %d", n, before)
 	}
 }

@@ -89,7 +89,7 @@ func (e *Engine) insert(ctx context.Context, st sqlstmt.Insert) (*Result, error)
 	} else if len(names) != len(fields) {
 		return nil, fmt.Errorf("INSERT INTO %s: the query yields %d columns but the table has %d (%s)", id, len(names), len(fields), columnList(tbl.Schema()))
 	}
-	files, n, err := duck.WriteData(ctx, s.conn, tbl, lake.LocalPath, query, e.opts.TargetFileSize)
+	files, n, err := duck.WriteData(ctx, s.conn, tbl, e.lake, query, e.opts.TargetFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("INSERT INTO %s: %w", id, err)
 	}
@@ -161,7 +161,7 @@ func (e *Engine) createTable(ctx context.Context, st sqlstmt.CreateTable) (*Resu
 		return nil, err
 	}
 	n, err := func() (int64, error) {
-		files, n, err := duck.WriteData(ctx, s.conn, tbl, lake.LocalPath, src, e.opts.TargetFileSize)
+		files, n, err := duck.WriteData(ctx, s.conn, tbl, e.lake, src, e.opts.TargetFileSize)
 		if err != nil {
 			return 0, err
 		}
@@ -204,13 +204,13 @@ func schemaOf(cols []sqlstmt.ColumnDef) (*iceberg.Schema, error) {
 // rowDelta writes the position deletes for the row ids in delQuery and the
 // rows of addQuery (may be ""), and commits both as one snapshot.
 func (e *Engine) rowDelta(ctx context.Context, s *session, id lake.Ident, tbl *table.Table, target *planned, job, delQuery, addQuery string) (deleted, added int64, err error) {
-	dels, deleted, err := duck.WritePositionDeletes(ctx, s.conn, tbl, lake.LocalPath, delQuery, target.files)
+	dels, deleted, err := duck.WritePositionDeletes(ctx, s.conn, tbl, e.lake, delQuery, target.files)
 	if err != nil {
 		return 0, 0, err
 	}
 	var data []iceberg.DataFile
 	if addQuery != "" {
-		if data, added, err = duck.WriteData(ctx, s.conn, tbl, lake.LocalPath, addQuery, e.opts.TargetFileSize); err != nil {
+		if data, added, err = duck.WriteData(ctx, s.conn, tbl, e.lake, addQuery, e.opts.TargetFileSize); err != nil {
 			return 0, 0, err
 		}
 	}

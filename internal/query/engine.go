@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -57,10 +56,10 @@ func New(ctx context.Context, l *lake.Lake, opts Options) (*Engine, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.TempDir == "" {
-		opts.TempDir = filepath.Join(filepath.Dir(l.Warehouse()), "tmp")
+		opts.TempDir = l.ScratchDir()
 	}
 	db, err := duck.Open(ctx, duck.Options{
-		AllowedDirs: []string{l.Warehouse()},
+		AllowedDirs: l.LocalDirs(),
 		TempDir:     opts.TempDir,
 		MemoryLimit: opts.MemoryLimit,
 		Threads:     opts.Threads,
@@ -210,6 +209,9 @@ type session struct {
 	conn  *sql.Conn
 	views []string
 	scans []ScanStat
+	// fetched are the table files the statement reads, held as local
+	// files (in the file cache, for a remote warehouse) until Close.
+	fetched []*lake.Fetched
 }
 
 // ScanStat tells how one table reference of a query was planned.
@@ -234,7 +236,11 @@ func (s *session) Close() error {
 	for _, v := range s.views {
 		s.conn.ExecContext(ctx, "DROP VIEW IF EXISTS "+v)
 	}
-	return s.conn.Close()
+	err := s.conn.Close()
+	for _, f := range s.fetched {
+		f.Release()
+	}
+	return err
 }
 
 // planned is an edp table reference resolved to files.
@@ -331,24 +337,40 @@ func (s *session) plan(ctx context.Context, id lake.Ident, ref *tableRef, rowIDs
 		return nil, fmt.Errorf("plan %s: %w", id, err)
 	}
 	stat := ScanStat{Table: id.String(), SnapshotID: snap.SnapshotID}
+	var refs []lake.FileRef
+	seen := map[string]bool{}
+	var tasks []table.FileScanTask
 	for _, t := range fsTasks {
 		// iceberg-go splits a large file into byte-range tasks; DuckDB
 		// reads whole files, so each file is read once.
-		local := lake.LocalPath(t.File.FilePath())
-		if _, seen := p.files[local]; seen {
+		if seen[t.File.FilePath()] {
 			continue
 		}
+		seen[t.File.FilePath()] = true
 		if len(t.EqualityDeleteFiles) > 0 || len(t.DeletionVectorFiles) > 0 {
 			return nil, fmt.Errorf("table %s has equality deletes or deletion vectors, which edp cannot read yet; compact it first", id)
 		}
-		p.files[local] = t.File
+		tasks = append(tasks, t)
+		refs = append(refs, lake.FileRef{URI: t.File.FilePath(), Size: t.File.FileSizeBytes()})
+		for _, d := range t.DeleteFiles {
+			refs = append(refs, lake.FileRef{URI: d.FilePath(), Size: d.FileSizeBytes()})
+		}
+	}
+	local, err := s.e.lake.Fetch(ctx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", id, err)
+	}
+	s.fetched = append(s.fetched, local)
+	for _, t := range tasks {
+		path := local.Path(t.File.FilePath())
+		p.files[path] = t.File
 		stat.Bytes += t.File.FileSizeBytes()
-		dt := duck.Task{Data: local, DataURI: t.File.FilePath()}
+		dt := duck.Task{Data: path, DataURI: t.File.FilePath()}
 		if vc := t.File.ValueCounts(); len(vc) > 0 {
 			dt.FieldIDs = slices.Collect(maps.Keys(vc))
 		}
 		for _, d := range t.DeleteFiles {
-			dt.Deletes = append(dt.Deletes, lake.LocalPath(d.FilePath()))
+			dt.Deletes = append(dt.Deletes, local.Path(d.FilePath()))
 		}
 		p.tasks = append(p.tasks, dt)
 	}

@@ -80,6 +80,18 @@ func TestPartitionValues(t *testing.T) {
 	}
 }
 
+// localFile returns a local copy of a table file (the file itself in a
+// local warehouse), kept until the test ends.
+func localFile(t testing.TB, ctx context.Context, l *lake.Lake, df iceberg.DataFile) string {
+	t.Helper()
+	f, err := l.Fetch(ctx, []lake.FileRef{{URI: df.FilePath(), Size: df.FileSizeBytes()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Release)
+	return f.Path(df.FilePath())
+}
+
 func mustExec(t testing.TB, ctx context.Context, e *query.Engine, q string) {
 	t.Helper()
 	if _, _, err := collect(ctx, e, q); err != nil {
@@ -113,7 +125,7 @@ func checkPartitionValues(t *testing.T, ctx context.Context, e *query.Engine, pl
 			if !ok {
 				t.Fatalf("partition field %s: no source column", pf.Name)
 			}
-			rows, err := plain.Query("SELECT " + quoteIdent(src.Name) + " FROM read_parquet('" + lake.LocalPath(df.FilePath()) + "')")
+			rows, err := plain.Query("SELECT " + quoteIdent(src.Name) + " FROM read_parquet('" + localFile(t, ctx, e.Lake(), df) + "')")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,14 +26,18 @@ func TestSandbox(t *testing.T) {
 		mustExec(t, ctx, e, q)
 	}
 	out := t.TempDir() // where escapes would write; must stay empty
-	wh := e.Lake().Warehouse()
-	var whFile string
-	filepath.WalkDir(wh, func(p string, d os.DirEntry, err error) error {
-		if err == nil && whFile == "" && strings.HasSuffix(p, ".parquet") {
-			whFile = p
-		}
-		return nil
-	})
+	// A table read puts a copy of its file in the file cache of a remote
+	// warehouse; the local warehouse holds the file itself.
+	mustExec(t, ctx, e, "SELECT * FROM s.t")
+	var wh, whFile string
+	for _, dir := range e.Lake().LocalDirs() {
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && whFile == "" && strings.HasSuffix(p, ".parquet") {
+				wh, whFile = dir, p
+			}
+			return nil
+		})
+	}
 	if whFile == "" {
 		t.Fatal("no data file in the warehouse")
 	}

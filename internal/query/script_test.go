@@ -13,23 +13,20 @@ import (
 
 	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/lake/laketest"
 	"github.com/edp-data/edp/internal/query"
 )
 
 // newEngine opens a fresh lake and engine in a temporary data directory.
 func newEngine(t testing.TB) (context.Context, *query.Engine) {
 	t.Helper()
-	dir := t.TempDir()
 	ctx := auth.WithPrincipal(context.Background(), auth.Principal{Name: "tester", Roles: []string{auth.RoleAdmin}})
-	l, err := lake.Open(ctx, lake.Options{CatalogURI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse")})
+	l, _ := laketest.Open(ctx, t, lake.Options{})
+	e, err := query.New(ctx, l, query.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := query.New(ctx, l, query.Options{TempDir: filepath.Join(dir, "tmp")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close(); l.Close() })
+	t.Cleanup(func() { e.Close() })
 	return ctx, e
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/config"
 	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/objstore"
 	"github.com/edp-data/edp/internal/policy"
 	"github.com/edp-data/edp/internal/telemetry"
 )
@@ -70,9 +71,16 @@ func Open(ctx context.Context, cfg *config.Config, deps Deps) (*Platform, error)
 	if err != nil {
 		return nil, err
 	}
-	wh, err := cfg.WarehousePath()
+	wh, err := cfg.WarehouseURI()
 	if err != nil {
 		return nil, err
+	}
+	storage, err := Storage(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if deps.Metrics != nil {
+		storage.Registerer = deps.Metrics.Registry()
 	}
 	key, err := loadOrCreateAuditKey(dataDir)
 	if err != nil {
@@ -82,7 +90,7 @@ func Open(ctx context.Context, cfg *config.Config, deps Deps) (*Platform, error)
 		deps.Authz = policy.Roles{}
 	}
 	p := &Platform{DataDir: dataDir, AuditKey: key, Authz: deps.Authz, log: log, metrics: deps.Metrics}
-	p.Lake, err = lake.Open(ctx, lake.Options{CatalogURI: cfg.CatalogURI(), Warehouse: wh, Logger: log,
+	p.Lake, err = lake.Open(ctx, lake.Options{CatalogURI: cfg.CatalogURI(), Warehouse: wh, LocalDir: dataDir, Storage: storage, Logger: log,
 		OnCommit: p.onCommit, Tracer: deps.Tracer, Authz: deps.Authz})
 	if err != nil {
 		return nil, err
@@ -96,6 +104,31 @@ func Open(ctx context.Context, cfg *config.Config, deps Deps) (*Platform, error)
 		return nil, err
 	}
 	return p, nil
+}
+
+// Storage is the object-store configuration of an s3:// warehouse in cfg
+// (ignored for a local one). A configured AWS profile is exported as
+// AWS_PROFILE, which is how the AWS SDK's credential chain takes one.
+func Storage(cfg *config.Config) (lake.Storage, error) {
+	s3 := cfg.S3
+	if s3.Profile != "" {
+		if err := os.Setenv("AWS_PROFILE", s3.Profile); err != nil {
+			return lake.Storage{}, err
+		}
+	}
+	enc := objstore.Encryption{KMSKeyID: s3.SSEKMSKeyID}
+	if s3.SSE != config.S3SSENone {
+		enc.Type = s3.SSE
+	}
+	if err := enc.Check(); err != nil {
+		return lake.Storage{}, fmt.Errorf("s3.sse: %w", err)
+	}
+	return lake.Storage{
+		Props: objstore.S3{Endpoint: s3.Endpoint, Region: s3.Region, AccessKeyID: s3.AccessKeyID,
+			SecretAccessKey: s3.SecretAccessKey, SessionToken: s3.SessionToken, PathStyle: s3.PathStyle()}.Props(),
+		Encryption: enc,
+		CacheBytes: cfg.Cache.MaxSize,
+	}, nil
 }
 
 // TempDir is the scratch directory inside the data dir: the query engine
