@@ -42,7 +42,7 @@ func fuzzLoad(f *testing.F, name string, seeds []string) {
 			if ok {
 				t.Fatalf("load failed (%v) but table %s exists", err, id)
 			}
-			if files := regularFiles(t, e.l.Warehouse()); len(files) > 0 {
+			if files := warehouseFiles(t, e.l); len(files) > 0 {
 				t.Fatalf("load failed (%v) but the warehouse holds %v", err, files)
 			}
 			return
@@ -57,7 +57,7 @@ func fuzzLoad(f *testing.F, name string, seeds []string) {
 		if err := e.l.DropTable(e.ctx, id, true, false); err != nil {
 			t.Fatal(err)
 		}
-		if files := regularFiles(t, e.l.Warehouse()); len(files) > 0 {
+		if files := warehouseFiles(t, e.l); len(files) > 0 {
 			t.Fatalf("warehouse not empty after dropping %s: %v", id, files)
 		}
 	})

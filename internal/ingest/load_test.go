@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +22,7 @@ import (
 	"github.com/edp-data/edp/internal/duck"
 	"github.com/edp-data/edp/internal/ingest"
 	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/lake/laketest"
 	"github.com/edp-data/edp/internal/policy"
 	"github.com/edp-data/edp/internal/query"
 )
@@ -43,11 +43,7 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := auth.WithPrincipal(context.Background(), auth.Principal{Name: "t", Roles: []string{auth.RoleAdmin}})
-	l, err := lake.Open(ctx, lake.Options{CatalogURI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l, _ := laketest.Open(ctx, t, lake.Options{})
 	if err := l.CreateNamespace(ctx, "ns", nil, false); err != nil {
 		t.Fatal(err)
 	}
@@ -171,29 +167,20 @@ func (e *env) schema(id lake.Ident) []string {
 	return out
 }
 
-// warehouseFiles lists the regular files under the warehouse.
+// warehouseFiles lists the files in the warehouse.
 func (e *env) warehouseFiles() []string {
 	e.t.Helper()
-	return regularFiles(e.t, e.l.Warehouse())
+	return warehouseFiles(e.t, e.l)
 }
 
-func regularFiles(t testing.TB, root string) []string {
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			rel, _ := filepath.Rel(root, p)
-			out = append(out, rel)
-		}
-		return nil
-	})
+func warehouseFiles(t testing.TB, l *lake.Lake) []string {
+	t.Helper()
+	files, err := l.ListFiles(context.Background(), l.WarehouseURI())
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(out)
-	return out
+	slices.Sort(files)
+	return files
 }
 
 // expectFailure runs a load that must fail and checks that it left
@@ -600,7 +587,7 @@ func TestLoadPartitioned(t *testing.T) {
 	if len(tasks) < 10 {
 		t.Errorf("only %d data files for 5 days x 8 buckets", len(tasks))
 	}
-	db, err := duck.Open(e.ctx, duck.Options{AllowedDirs: []string{e.l.Warehouse()}})
+	db, err := duck.Open(e.ctx, duck.Options{AllowedDirs: e.l.LocalDirs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -608,7 +595,12 @@ func TestLoadPartitioned(t *testing.T) {
 	var seen int64
 	for _, task := range tasks {
 		part := task.File.Partition()
-		rs, err := db.QueryContext(e.ctx, "SELECT id, epoch_us(ts) FROM read_parquet("+duck.Quote(lake.LocalPath(task.File.FilePath()))+")")
+		local, err := e.l.Fetch(e.ctx, []lake.FileRef{{URI: task.File.FilePath(), Size: task.File.FileSizeBytes()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer local.Release()
+		rs, err := db.QueryContext(e.ctx, "SELECT id, epoch_us(ts) FROM read_parquet("+duck.Quote(local.Path(task.File.FilePath()))+")")
 		if err != nil {
 			t.Fatal(err)
 		}

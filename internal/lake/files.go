@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -84,9 +83,8 @@ func (l *Lake) Publish(ctx context.Context, files map[string]string) error {
 	var done []string
 	for uri, local := range files {
 		g.Go(func() error {
-			err := l.s3.Do(gctx, true, func(ctx context.Context) error { return l.store.Upload(ctx, local, uri) })
-			if err != nil {
-				return fmt.Errorf("upload %s: %w", uri, err)
+			if err := l.s3.Do(gctx, true, func(ctx context.Context) error { return l.store.Upload(ctx, local, uri) }); err != nil {
+				return err
 			}
 			mu.Lock()
 			done = append(done, uri)
@@ -111,21 +109,15 @@ func (l *Lake) Publish(ctx context.Context, files map[string]string) error {
 // one.
 func (l *Lake) Discard(dir string) { _ = os.RemoveAll(dir) }
 
-// Unstage removes a finished write's staging directory (and the empty
-// directories above it up to the staging area) once its files are
-// published. In a local warehouse the directory is the data, so nothing
-// is removed.
+// Unstage removes a finished write's staging directory once its files are
+// published. (The directories above it stay: a concurrent write may be
+// creating its own beside it; the whole staging area goes on Close.) In a
+// local warehouse the directory is the data, so nothing is removed.
 func (l *Lake) Unstage(dir string) {
 	if l.store == nil {
 		return
 	}
 	_ = os.RemoveAll(dir)
-	root := l.stageRoot()
-	for d := filepath.Dir(dir); strings.HasPrefix(d, root+string(filepath.Separator)); d = filepath.Dir(d) {
-		if os.Remove(d) != nil {
-			break
-		}
-	}
 }
 
 // RemoveFiles deletes files that were written and published but will not
@@ -304,5 +296,5 @@ func (s resilientSource) Open(ctx context.Context, uri string) (io.ReadCloser, i
 // retries individual requests underneath.
 func storeCaller(opts Options) *resilience.Caller {
 	return resilience.New(resilience.Options{Name: "object_store", Timeout: 10 * time.Minute, MaxAttempts: 3,
-		MaxElapsed: 30 * time.Minute, Logger: opts.Logger, Registerer: opts.Storage.Registerer})
+		MaxElapsed: 30 * time.Minute, OpenFor: opts.Storage.BreakerOpenFor, Logger: opts.Logger, Registerer: opts.Storage.Registerer})
 }

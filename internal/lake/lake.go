@@ -88,6 +88,9 @@ type Storage struct {
 	CacheBytes int64
 	// Registerer receives the file cache's and the store's metrics.
 	Registerer prometheus.Registerer
+	// BreakerOpenFor is how long object-store calls fail fast once the
+	// store keeps failing; zero means resilience.DefaultOpenFor.
+	BreakerOpenFor time.Duration
 }
 
 // DefaultCacheBytes bounds the read cache of a remote warehouse unless

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +14,9 @@ import (
 	"github.com/edp-data/edp/internal/audit"
 	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/lake/laketest"
 	"github.com/edp-data/edp/internal/metadb/metadbtest"
+	"github.com/edp-data/edp/internal/objstore"
 	"github.com/edp-data/edp/internal/query"
 )
 
@@ -25,6 +26,9 @@ const (
 	envWriterURI       = "EDP_LAKE_TEST_WRITER_URI"
 	envWriterWarehouse = "EDP_LAKE_TEST_WRITER_WAREHOUSE"
 	envWriterGroup     = "EDP_LAKE_TEST_WRITER_GROUP"
+	// envWriterS3 carries the S3 endpoint and keys of a remote warehouse:
+	// "ENDPOINT ACCESS_KEY SECRET_KEY".
+	envWriterS3 = "EDP_LAKE_TEST_WRITER_S3"
 )
 
 const (
@@ -37,12 +41,12 @@ func adminCtx() context.Context {
 	return auth.WithPrincipal(context.Background(), auth.Principal{Name: "tester", Roles: []string{auth.RoleAdmin}})
 }
 
-// openEngine opens a lake on uri and warehouse and a query engine over it,
-// as one edp process does.
-func openEngine(t testing.TB, uri, warehouse string) (*lake.Lake, *query.Engine) {
+// openEngine opens a lake on st and a query engine over it, as one edp
+// process does.
+func openEngine(t testing.TB, st laketest.Storage) (*lake.Lake, *query.Engine) {
 	t.Helper()
 	ctx := adminCtx()
-	l, err := lake.Open(ctx, lake.Options{CatalogURI: uri, Warehouse: warehouse})
+	l, err := lake.Open(ctx, st.Options(lake.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +57,15 @@ func openEngine(t testing.TB, uri, warehouse string) (*lake.Lake, *query.Engine)
 	}
 	t.Cleanup(func() { e.Close(); l.Close() })
 	return l, e
+}
+
+// storageOn is fresh storage as the environment selects, with the catalog
+// on eng.
+func storageOn(t testing.TB, eng metadbtest.Engine) laketest.Storage {
+	t.Helper()
+	st := laketest.New(t)
+	st.CatalogURI = eng.URI(t)
+	return st
 }
 
 func run(ctx context.Context, e *query.Engine, sql string) error {
@@ -125,9 +138,9 @@ func insertAll(e *query.Engine, group int) (acked, conflicts int, errs []error) 
 func TestConcurrentCommitsFromTwoLakes(t *testing.T) {
 	for _, eng := range metadbtest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
-			uri, warehouse := eng.URI(t), filepath.Join(t.TempDir(), "warehouse")
-			_, a := openEngine(t, uri, warehouse)
-			_, b := openEngine(t, uri, warehouse)
+			st := storageOn(t, eng)
+			_, a := openEngine(t, st)
+			_, b := openEngine(t, st)
 			ctx := adminCtx()
 			for _, sql := range []string{"CREATE SCHEMA c", "CREATE TABLE c.t (g INT, w INT, r BIGINT)"} {
 				if err := run(ctx, a, sql); err != nil {
@@ -169,8 +182,8 @@ func TestConcurrentCommitsFromTwoProcesses(t *testing.T) {
 	}
 	for _, eng := range metadbtest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
-			uri, warehouse := eng.URI(t), filepath.Join(t.TempDir(), "warehouse")
-			_, e := openEngine(t, uri, warehouse)
+			st := storageOn(t, eng)
+			_, e := openEngine(t, st)
 			ctx := adminCtx()
 			for _, sql := range []string{"CREATE SCHEMA c", "CREATE TABLE c.t (g INT, w INT, r BIGINT)"} {
 				if err := run(ctx, e, sql); err != nil {
@@ -178,7 +191,10 @@ func TestConcurrentCommitsFromTwoProcesses(t *testing.T) {
 				}
 			}
 			cmd := exec.Command(os.Args[0], "-test.run=^TestWriterProcess$", "-test.count=1")
-			cmd.Env = append(os.Environ(), envWriterURI+"="+uri, envWriterWarehouse+"="+warehouse, envWriterGroup+"=1")
+			cmd.Env = append(os.Environ(), envWriterURI+"="+st.CatalogURI, envWriterWarehouse+"="+st.Warehouse, envWriterGroup+"=1")
+			if st.S3 != nil {
+				cmd.Env = append(cmd.Env, envWriterS3+"="+st.S3.Endpoint+" "+st.S3.AccessKey+" "+st.S3.SecretKey)
+			}
 			var out strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
@@ -218,7 +234,11 @@ func TestWriterProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, e := openEngine(t, uri, os.Getenv(envWriterWarehouse))
+	st := laketest.Storage{CatalogURI: uri, Warehouse: os.Getenv(envWriterWarehouse), LocalDir: t.TempDir()}
+	if s3 := strings.Fields(os.Getenv(envWriterS3)); len(s3) == 3 {
+		st.Storage.Props = objstore.S3Props(s3[0], "us-east-1", s3[1], s3[2], true)
+	}
+	_, e := openEngine(t, st)
 	acked, _, errs := insertAll(e, group)
 	for _, err := range errs {
 		t.Error(err)
@@ -232,8 +252,9 @@ func TestWriterProcess(t *testing.T) {
 // as the pool has dropped its dead connections, which it does on their
 // first use. No acknowledged commit may be lost.
 func TestPostgresReconnects(t *testing.T) {
-	uri := metadbtest.PostgresURI(t)
-	l, e := openEngine(t, uri, filepath.Join(t.TempDir(), "warehouse"))
+	st := storageOn(t, metadbtest.Engine{Name: "postgres", URI: metadbtest.PostgresURI})
+	uri := st.CatalogURI
+	l, e := openEngine(t, st)
 	log, err := audit.Open(context.Background(), l.MetaDB(), audit.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -309,12 +330,12 @@ func TestOpenConcurrentlyOnFreshDatabase(t *testing.T) {
 	for _, eng := range metadbtest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			for round := range 3 {
-				uri, warehouse := eng.URI(t), filepath.Join(t.TempDir(), "warehouse")
+				st := storageOn(t, eng)
 				var wg sync.WaitGroup
 				errs := make([]error, 6)
 				for i := range errs {
 					wg.Go(func() {
-						l, err := lake.Open(adminCtx(), lake.Options{CatalogURI: uri, Warehouse: warehouse})
+						l, err := lake.Open(adminCtx(), st.Options(lake.Options{}))
 						if err == nil {
 							l.Close()
 						}

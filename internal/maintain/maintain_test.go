@@ -16,6 +16,8 @@ import (
 	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/jobs"
 	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/lake/laketest"
+	"github.com/edp-data/edp/internal/objstore"
 	"github.com/edp-data/edp/internal/policy"
 	"github.com/edp-data/edp/internal/query"
 )
@@ -31,18 +33,24 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	dir := t.TempDir()
+	return newEnvOn(t, laketest.New(t))
+}
+
+// newEnvOn is newEnv on the given storage.
+func newEnvOn(t testing.TB, st laketest.Storage) *env {
+	t.Helper()
 	ctx := auth.WithPrincipal(context.Background(), auth.Principal{Name: "tester", Roles: []string{auth.RoleAdmin}})
-	l, err := lake.Open(ctx, lake.Options{CatalogURI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse")})
+	l, err := lake.Open(ctx, st.Options(lake.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := query.New(ctx, l, query.Options{TempDir: filepath.Join(dir, "tmp")})
+	t.Cleanup(func() { l.Close() })
+	e, err := query.New(ctx, l, query.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.Close(); l.Close() })
-	return &env{t: t, ctx: ctx, l: l, e: e, dir: dir}
+	t.Cleanup(func() { e.Close() })
+	return &env{t: t, ctx: ctx, l: l, e: e, dir: st.LocalDir}
 }
 
 func (v *env) exec(sql string) {
@@ -274,6 +282,7 @@ func TestCompactionKeepsDeletesOfFilesNotRewritten(t *testing.T) {
 // TestDryRunChangesNothing plans every step and checks no file, snapshot
 // or property changed.
 func TestDryRunChangesNothing(t *testing.T) {
+	localOnly(t)
 	v := newEnv(t)
 	id := lake.Ident{Namespace: "m", Name: "t"}
 	v.fill("m.t", "")
@@ -336,6 +345,7 @@ func TestExpiry(t *testing.T) {
 // TestOrphans removes an old unreferenced file, keeps a young one, and
 // keeps every referenced file however old.
 func TestOrphans(t *testing.T) {
+	localOnly(t)
 	v := newEnv(t)
 	id := lake.Ident{Namespace: "m", Name: "t"}
 	v.fill("m.t", " PARTITIONED BY (cat)")
@@ -504,6 +514,59 @@ func TestPolicyFor(t *testing.T) {
 	}
 }
 
+// TestOrphansOnObjectStore removes an unreferenced object from a table's
+// directory in an S3 warehouse and keeps every referenced one. (Objects
+// cannot be aged, so the minimum age is waived.)
+func TestOrphansOnObjectStore(t *testing.T) {
+	st := laketest.NewS3(t)
+	v := newEnvOn(t, st)
+	id := lake.Ident{Namespace: "m", Name: "t"}
+	v.fill("m.t", " PARTITIONED BY (cat)")
+	snap := v.current(id)
+	before := v.results("m.t", snap)
+	tbl, err := v.l.LoadTable(v.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(t.TempDir(), "stray")
+	if err := os.WriteFile(local, []byte("not referenced"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stray := tbl.Location() + "/data/stray.parquet"
+	if err := objstore.NewStore(st.Storage.Props, objstore.Encryption{}).Upload(v.ctx, local, stray); err != nil {
+		t.Fatal(err)
+	}
+	filesBefore, err := v.l.ListFiles(v.ctx, tbl.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := mustRun(t, v, id, Options{SkipCompaction: true, SkipExpiry: true, SkipManifests: true,
+		OrphansOlderThan: time.Nanosecond, AllowYoungOrphans: true})
+	if rep.Orphans == nil || !slices.Equal(rep.Orphans.Files, []string{stray}) {
+		t.Fatalf("orphans = %+v, want exactly %s", rep.Orphans, stray)
+	}
+	filesAfter, err := v.l.ListFiles(v.ctx, tbl.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.DeleteFunc(slices.Clone(filesBefore), func(f string) bool { return f == stray })
+	slices.Sort(want)
+	slices.Sort(filesAfter)
+	if !slices.Equal(filesAfter, want) {
+		t.Errorf("files after orphan cleanup:\n got %q\nwant %q", filesAfter, want)
+	}
+	sameResults(t, v.results("m.t", snap), before)
+}
+
+// localOnly skips tests that age files by setting their modification
+// times, which objects in a store do not allow.
+func localOnly(t *testing.T) {
+	t.Helper()
+	if laketest.Remote() {
+		t.Skip("ages files by setting modification times; objects in a store have none to set")
+	}
+}
+
 func writeOld(t *testing.T, p string, age time.Duration) string {
 	t.Helper()
 	if err := os.WriteFile(p, []byte("not referenced"), 0o644); err != nil {
@@ -537,6 +600,7 @@ func listFiles(t *testing.T, dir string) []string {
 // file of the renamed one. New tables now get a directory of their own,
 // and cleanup refuses a directory another table uses.
 func TestOrphansOfRenamedTable(t *testing.T) {
+	localOnly(t)
 	v := newEnv(t)
 	v.exec("CREATE SCHEMA IF NOT EXISTS m")
 	v.exec("CREATE TABLE m.a (id BIGINT)")

@@ -62,6 +62,17 @@ type Server struct {
 	srv     *http.Server
 	ln      net.Listener
 	headers map[string][]string // request header values seen, by canonical name
+	stopAt  func(*http.Request) bool
+}
+
+// StopAt makes the server stop when a request matching match arrives:
+// that request's connection is dropped unanswered and later requests are
+// refused, as when a store goes down in the middle of a write. Restart
+// serves again.
+func (s *Server) StopAt(match func(*http.Request) bool) {
+	s.mu.Lock()
+	s.stopAt = match
+	s.mu.Unlock()
 }
 
 // Props are the iceberg-go FileIO properties that reach the server.
@@ -134,7 +145,18 @@ func (s *Server) serve(ln net.Listener) {
 					s.headers[k] = append(s.headers[k], v...)
 				}
 			}
+			stop := s.stopAt != nil && s.stopAt(r)
+			if stop {
+				s.stopAt = nil
+			}
 			s.mu.Unlock()
+			if stop {
+				go s.Stop()
+				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					conn.Close()
+				}
+				return
+			}
 			s.handler.ServeHTTP(w, r)
 		}),
 		ErrorLog:          log.New(io.Discard, "", 0),
