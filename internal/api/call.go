@@ -108,7 +108,7 @@ func (a *API) endpoint(rt *route) http.Handler {
 			}
 			stateFrom(r.Context()).principal = p.Name
 			c.p = p
-			c.r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+			c.r = c.r.WithContext(auth.WithPrincipal(c.r.Context(), p))
 		}
 		if err := rt.handle(c); err != nil {
 			c.fail(err)

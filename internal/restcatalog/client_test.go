@@ -452,3 +452,33 @@ func dirExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
 }
+
+// TestStagedCreate: a create with stage-create commits nothing; the
+// client's follow-up commit with assert-create makes the table.
+func TestStagedCreate(t *testing.T) {
+	e := startEnv(t, "")
+	ctx := context.Background()
+	cat := e.client(e.token)
+	if err := cat.CreateNamespace(ctx, table.Identifier{"st"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ident := table.Identifier{"st", "t"}
+	tbl, err := cat.CreateTable(ctx, ident, ordersSchema,
+		catalog.WithStagedUpdates(table.NewSetPropertiesUpdate(iceberg.Properties{"staged": "yes"})))
+	if err != nil {
+		t.Fatalf("staged CreateTable: %v", err)
+	}
+	if tbl.Properties()["staged"] != "yes" {
+		t.Errorf("staged table properties = %v, want staged=yes", tbl.Properties())
+	}
+	appendRows(t, tbl, 7)
+	if got := e.sql("SELECT sum(id) AS s FROM st.t"); got != "s\n7\n" {
+		t.Errorf("edp SQL of the staged table = %q", got)
+	}
+	// A stage-create alone leaves no table behind.
+	code, _ := e.do("POST", "/iceberg/v1/edp/namespaces/st/tables", e.token,
+		`{"name": "ghost", "stage-create": true, "schema": {"type": "struct", "schema-id": 0, "fields": [{"id": 1, "name": "x", "type": "long", "required": false}]}}`)
+	if ok, _ := cat.CheckTableExists(ctx, table.Identifier{"st", "ghost"}); code != 200 || ok {
+		t.Errorf("stage-create = %d, table exists = %v; want 200 and no table", code, ok)
+	}
+}

@@ -146,3 +146,28 @@ func (e *env) sql(q string) string {
 	}
 	return string(b)
 }
+
+// user creates a user with one role through the API and returns its token.
+func (e *env) user(name, role string) string {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"name": name, "password": name + " password for tests", "roles": []string{role}})
+	if code, b := e.do("POST", "/api/v1/users", e.token, string(body)); code != 201 && code != 200 {
+		e.t.Fatalf("create user %s = %d %s", name, code, b)
+	}
+	return e.login(name, name+" password for tests")
+}
+
+// apiKey creates an API key for the admin and returns it and its id.
+func (e *env) apiKey() (key, id string) {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"current_password": adminPW})
+	code, b := e.do("POST", "/api/v1/apikeys", e.token, string(body))
+	var res struct {
+		Key string `json:"key"`
+		ID  string `json:"id"`
+	}
+	if code != 201 || json.Unmarshal(b, &res) != nil {
+		e.t.Fatalf("create API key = %d %s", code, b)
+	}
+	return res.Key, res.ID
+}
