@@ -23,7 +23,7 @@ const adminPW = "admin password for iceberg tests"
 // env is a running edp serve on loopback: the real platform, API and
 // catalog, on a fresh metadata database.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *server.Server
 	base    string // http://127.0.0.1:port
 	uri     string // the catalog URI clients are given: base + /iceberg
@@ -41,7 +41,7 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func startEnv(t *testing.T, catalogURI string) *env {
+func startEnv(t testing.TB, catalogURI string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
