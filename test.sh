@@ -11,4 +11,4 @@ go test -count=1 -timeout 30m ./...
 go test -race -count=1 -timeout 30m ./internal/api/ ./internal/audit/ ./internal/jobs/ \
   ./internal/auth/... ./internal/telemetry/... ./internal/resilience/ ./internal/server/ \
   ./internal/lake/ ./internal/maintain/ ./internal/backup/ ./internal/catalogcopy/ \
-  ./internal/metadb/... ./internal/filecache/
+  ./internal/metadb/... ./internal/filecache/ ./internal/restcatalog/

@@ -55,6 +55,10 @@ type Options struct {
 	// Ready reports whether the server can serve (GET /readyz); nil: ready.
 	Ready  func(context.Context) error
 	Limits Limits
+	// Mounts are protocols served beside the API under prefixes of their
+	// own (the Iceberg REST catalog), behind the same authentication and
+	// audit.
+	Mounts []Mount
 }
 
 // Limits bound what one request may cost.
@@ -150,6 +154,9 @@ func New(opts Options) (*API, error) {
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" "+rt.pattern, a.endpoint(rt))
 	}
+	for _, m := range opts.Mounts {
+		a.mount(m)
+	}
 	// The catch-all turns ServeMux's plain-text 404 and 405 into error
 	// bodies; ServeMux prefers every more specific pattern over it.
 	a.mux.HandleFunc("/", a.unmatched)
@@ -212,6 +219,11 @@ type route struct {
 	public  bool // no credentials needed
 	audit   auditMode
 	handle  func(*call) error
+	// mounted routes belong to a Mount: their handler notes the audit
+	// resource, and errors the API raises are written by writeError in
+	// the mount's protocol format.
+	mounted    bool
+	writeError func(w http.ResponseWriter, status int, message string)
 }
 
 // routeTable is THE route table: New registers it on the ServeMux, the

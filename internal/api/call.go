@@ -41,6 +41,8 @@ type call struct {
 	readOnly bool
 	// err is the error answered, for the audit details.
 	err *classified
+	// notes are what a mounted route's handler noted for the entry.
+	notes *audit.Notes
 }
 
 func (c *call) ctx() context.Context { return c.r.Context() }
@@ -69,6 +71,9 @@ func (a *API) endpoint(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{api: a, rt: rt, r: r, action: rt.op}
 		c.w = &auditWriter{ResponseWriter: w, c: c}
+		if rt.mounted {
+			mountNotes(c)
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -103,7 +108,7 @@ func (a *API) endpoint(rt *route) http.Handler {
 			}
 			stateFrom(r.Context()).principal = p.Name
 			c.p = p
-			c.r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+			c.r = c.r.WithContext(auth.WithPrincipal(c.r.Context(), p))
 		}
 		if err := rt.handle(c); err != nil {
 			c.fail(err)
@@ -126,7 +131,16 @@ func (c *call) fail(err error) {
 		return
 	}
 	c.err = &cl
-	writeErrorBody(c.w, cl)
+	c.writeError(c.w, cl)
+}
+
+// writeError writes cl in the route's error format.
+func (c *call) writeError(w http.ResponseWriter, cl classified) {
+	if c.rt.writeError != nil {
+		c.rt.writeError(w, cl.status, cl.body.Message)
+		return
+	}
+	writeErrorBody(w, cl)
 }
 
 // outcome is the audit outcome of a response status.
@@ -158,6 +172,18 @@ func (c *call) record(status int) error {
 	}
 	if rec.Details == nil {
 		rec.Details = map[string]any{}
+	}
+	if c.notes != nil {
+		res, principal, details := c.notes.Read()
+		if res != "" {
+			rec.Resource = res
+		}
+		if principal != "" && rec.Principal == "" {
+			rec.Principal = principal
+		}
+		for k, v := range details {
+			rec.Details[k] = v
+		}
 	}
 	rec.Details["request_id"] = c.requestID()
 	rec.Details["http_status"] = status
@@ -210,7 +236,7 @@ func (w *auditWriter) WriteHeader(status int) {
 	}
 	ae := newError(errUnavailable, "%s", msg)
 	ae.details = map[string]any{"action_done": done, "request_id": c.requestID()}
-	writeErrorBody(w.ResponseWriter, classify(ae, c.requestID()))
+	c.writeError(w.ResponseWriter, classify(ae, c.requestID()))
 }
 
 func (w *auditWriter) Write(b []byte) (int, error) {

@@ -186,12 +186,30 @@ func (l *Lake) readMetadata(ctx context.Context, path string) (table.Metadata, e
 // with a concurrent create: the insert then fails, and the name is checked
 // again to report ErrTableExists.
 func (l *Lake) insertTableRow(ctx context.Context, id Ident, metadataLocation string) error {
+	return l.inCatalogTx(ctx, func(tx *sql.Tx) error {
+		return l.insertRowTx(ctx, tx, id, metadataLocation, TableKind)
+	})
+}
+
+// Kinds of catalog rows: iceberg-go's SQL catalog keeps tables and views
+// in one table, told apart by iceberg_type.
+const (
+	TableKind = sqlcat.TableType
+	ViewKind  = sqlcat.ViewType
+)
+
+// insertRowTx is insertTableRow inside the caller's transaction, for a
+// table or a view (kind).
+func (l *Lake) insertRowTx(ctx context.Context, tx *sql.Tx, id Ident, metadataLocation, kind string) error {
 	hasType, err := l.hasIcebergType(ctx)
 	if err != nil {
 		return err
 	}
+	if !hasType && kind != TableKind {
+		return fmt.Errorf("%w: this catalog predates views; open it with a newer edp first", ErrInvalid)
+	}
 	catName := l.cat.Name()
-	err = l.inCatalogTx(ctx, func(tx *sql.Tx) error {
+	err = func() error {
 		var n int
 		if err := tx.QueryRowContext(ctx, l.db.Rebind(`SELECT
 			(SELECT count(*) FROM iceberg_namespace_properties WHERE catalog_name = ? AND namespace = ?) +
@@ -206,7 +224,7 @@ func (l *Lake) insertTableRow(ctx context.Context, id Ident, metadataLocation st
 			return err
 		}
 		q := `INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, iceberg_type) VALUES (?, ?, ?, ?, ?)`
-		args := []any{catName, id.Namespace, id.Name, metadataLocation, sqlcat.TableType}
+		args := []any{catName, id.Namespace, id.Name, metadataLocation, kind}
 		if !hasType {
 			q = `INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location) VALUES (?, ?, ?, ?)`
 			args = args[:4]
@@ -215,13 +233,21 @@ func (l *Lake) insertTableRow(ctx context.Context, id Ident, metadataLocation st
 			return fmt.Errorf("insert catalog row: %w", err)
 		}
 		return nil
-	})
+	}()
 	if err != nil && !errors.Is(err, ErrTableExists) && !errors.Is(err, ErrNoSuchNamespace) {
-		if exists, cerr := l.cat.CheckTableExists(ctx, id.iceberg()); cerr == nil && exists {
+		if exists, cerr := l.nameTaken(ctx, id); cerr == nil && exists {
 			return fmt.Errorf("%w: %s", ErrTableExists, id)
 		}
 	}
 	return err
+}
+
+// nameTaken reports whether a table or view already has id's name.
+func (l *Lake) nameTaken(ctx context.Context, id Ident) (bool, error) {
+	var n int
+	err := l.db.QueryRowContext(ctx, l.db.Rebind(`SELECT count(*) FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?`),
+		l.cat.Name(), id.Namespace, id.Name).Scan(&n)
+	return n > 0, err
 }
 
 func (l *Lake) checkNameFree(ctx context.Context, tx *sql.Tx, id Ident) error {

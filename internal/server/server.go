@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/edp-data/edp/internal/api"
+	"github.com/edp-data/edp/internal/restcatalog"
 	"github.com/edp-data/edp/internal/audit"
 	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/config"
@@ -147,7 +148,14 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	// Table maintenance runs as jobs, on a schedule and per table policy.
 	s.maint = maintain.NewScheduler(s.plat.Lake, s.jobs, maintain.SchedulerOptions{Logger: s.log, Interval: cfg.Maintain.Interval,
 		Maintain: maintain.Options{TempDir: s.plat.TempDir(), MemoryLimit: cfg.Query.MemoryLimit, Threads: cfg.Query.Threads, Logger: s.log}})
+	// The Iceberg REST catalog, mounted beside the API under /iceberg so
+	// its requests get the same authentication, audit and metrics.
+	iceberg, err := icebergMount(s.plat, s.tokens, s.log)
+	if err != nil {
+		return nil, err
+	}
 	s.api, err = api.New(api.Options{
+		Mounts:     []api.Mount{iceberg},
 		Lake:       s.plat.Lake,
 		Engine:     s.engine,
 		Authz:      s.plat.Authz,
@@ -471,4 +479,20 @@ func (s *Server) rotateKeys(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// icebergMount builds the Iceberg REST catalog over the platform's lake
+// and accounts. Local warehouses vend no storage credentials; an
+// object-store warehouse hands restcatalog.S3Credentials its settings here.
+func icebergMount(plat *Platform, tokens *auth.Tokens, log *slog.Logger) (api.Mount, error) {
+	rc, err := restcatalog.New(restcatalog.Options{Lake: plat.Lake, Accounts: plat.Users, Tokens: tokens, Logger: log})
+	if err != nil {
+		return api.Mount{}, err
+	}
+	m := api.Mount{Prefix: restcatalog.DefaultPath + "/", NotFound: rc.NotFound(), WriteError: restcatalog.WriteError}
+	for _, r := range rc.Routes() {
+		m.Routes = append(m.Routes, api.MountRoute{Method: r.Method, Pattern: r.Pattern, Operation: "iceberg." + r.Operation,
+			Public: r.Public, Handler: r.Handler})
+	}
+	return m, nil
 }

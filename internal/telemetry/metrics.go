@@ -219,7 +219,8 @@ var (
 	// The commit kinds of the brief's callers and of internal/lake's Op*
 	// constants.
 	operations = set("append", "delete", "overwrite", "replace", "row_delta", "schema",
-		"partitioning", "properties", "rollback", "create", "drop", "rename", "compact", "expire", "rewrite_manifests", "register")
+		"partitioning", "properties", "rollback", "create", "drop", "rename", "compact", "expire", "rewrite_manifests", "register",
+		"commit", "create_view", "replace_view", "drop_view", "rename_view")
 	formats       = set("csv", "json", "parquet")
 	authMethods   = []string{"missing", "password", "api_key", "token", "oidc"}
 	authMethodSet = set(authMethods...)
