@@ -22,6 +22,7 @@ type Config struct {
 	Warehouse string // as given; empty means <data_dir>/warehouse
 	S3        S3Config
 	Cache     CacheConfig
+	Iceberg   IcebergConfig
 	Log       LogConfig
 	Query     QueryConfig
 	Load      LoadConfig
@@ -77,6 +78,11 @@ func (s S3Config) PathStyle() bool {
 		return false
 	}
 	return s.Endpoint != ""
+}
+
+// IcebergConfig configures the Iceberg REST catalog.
+type IcebergConfig struct {
+	VendCredentials bool // hand S3 keys to clients loading a table
 }
 
 // CacheConfig bounds the local cache of remote warehouse files.

@@ -102,6 +102,8 @@ var registry = []*setting{
 		func(c *Config) *string { return &c.S3.SSE }, S3SSENone, S3SSEAES256, S3SSEKMS),
 	stringSetting("s3.sse_kms_key_id", "", "KMS key for s3.sse=aws:kms (empty = the account's default key)",
 		func(c *Config) *string { return &c.S3.SSEKMSKeyID }, noCheck),
+	boolSetting("iceberg.vend_credentials", false, "hand the s3.* access keys of an S3 warehouse to Iceberg REST clients that load a table (the keys are the whole store's: there is no STS)",
+		func(c *Config) *bool { return &c.Iceberg.VendCredentials }),
 	sizeSetting("cache.max_size", "10GiB", "bound of the local cache of files read from an object-store warehouse",
 		func(c *Config) *int64 { return &c.Cache.MaxSize }, 64<<20),
 	enumSetting("log.level", "info", "minimum level of log messages",

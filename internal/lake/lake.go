@@ -109,7 +109,8 @@ type Lake struct {
 	s3           *resilience.Caller // object-store calls; nil for a local warehouse
 	stage        string             // this Lake's staging directory (remote)
 	cacheLock    *os.File           // holds the shared cache directory (remote)
-	privateCache string             // a cache of this Lake's own, removed on Close
+	privateCache string
+	ioProps      iceberg.Properties // the FileIO properties of the warehouse             // a cache of this Lake's own, removed on Close
 	authz        policy.Authorizer
 	log          *slog.Logger
 	onCommit     func(context.Context, CommitEvent)
@@ -168,7 +169,7 @@ func Open(ctx context.Context, opts Options) (*Lake, error) {
 		l.closeStorage()
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
-	l.db, l.cat = db, cat
+	l.db, l.cat, l.ioProps = db, cat, props
 	return l, nil
 }
 

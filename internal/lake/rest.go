@@ -98,8 +98,8 @@ func (l *Lake) StageTable(ctx context.Context, id Ident, schema *iceberg.Schema,
 		if loc, err = l.newTableLocation(id); err != nil {
 			return nil, err
 		}
-	} else if !l.insideWarehouse(localPath(loc)) {
-		return nil, fmt.Errorf("%w: table %s: location %q is outside the warehouse %s", ErrInvalid, id, loc, l.warehouse)
+	} else if !l.insideWarehouse(loc) {
+		return nil, fmt.Errorf("%w: table %s: location %q is outside the warehouse %s", ErrInvalid, id, loc, l.whURI)
 	}
 	p := iceberg.Properties{}
 	maps.Copy(p, props)
@@ -372,8 +372,8 @@ func (l *Lake) checkChange(ctx context.Context, s *stagedChange, before, after t
 // checkNewLocation accepts a new table's location only inside the
 // warehouse and apart from every other table's directory.
 func (l *Lake) checkNewLocation(ctx context.Context, id Ident, loc string) error {
-	if loc == "" || !l.insideWarehouse(localPath(loc)) {
-		return fmt.Errorf("%w: table %s: location %q is outside the warehouse %s", ErrInvalid, id, loc, l.warehouse)
+	if loc == "" || !l.insideWarehouse(loc) {
+		return fmt.Errorf("%w: table %s: location %q is outside the warehouse %s", ErrInvalid, id, loc, l.whURI)
 	}
 	other, err := l.SharedLocation(ctx, id, loc)
 	if err != nil {
@@ -389,8 +389,11 @@ func (l *Lake) checkNewLocation(ctx context.Context, id Ident, loc string) error
 // outside the table's directory: a snapshot naming another table's files,
 // or any file on the server, would let a later purge delete them.
 func (l *Lake) checkNewSnapshots(ctx context.Context, s *stagedChange, before, after table.Metadata) error {
-	root := localPath(after.Location())
-	inside := func(p string) bool { return nested(root, localPath(p)) }
+	root := parseLocation(after.Location())
+	inside := func(p string) bool {
+		q := parseLocation(p)
+		return q.root == root.root && nested(root.path, q.path)
+	}
 	var fs iceio.IO
 	for _, snap := range after.Snapshots() {
 		if before != nil && before.SnapshotByID(snap.SnapshotID) != nil {
@@ -554,7 +557,7 @@ func newMetadataLocation(meta metadataFile, version int) (string, error) {
 // fileIO opens the file system a table's files live on. Local warehouses
 // need no properties; object-store warehouses will pass theirs here.
 func (l *Lake) fileIO(ctx context.Context, meta table.Metadata) (iceio.IO, error) {
-	fs, err := iceio.LoadFS(ctx, iceberg.Properties{}, meta.Location())
+	fs, err := iceio.LoadFS(ctx, l.ioProps, meta.Location())
 	if err != nil {
 		return nil, fmt.Errorf("open file system for %s: %w", meta.Location(), err)
 	}
@@ -571,7 +574,7 @@ type metadataFile interface {
 // writeMetadata writes meta as JSON to loc, compressed as the table's
 // write.metadata.compression-codec says (the file name already does).
 func (l *Lake) writeMetadata(ctx context.Context, meta metadataFile, loc string) (err error) {
-	fs, err := iceio.LoadFS(ctx, iceberg.Properties{}, meta.Location())
+	fs, err := iceio.LoadFS(ctx, l.ioProps, meta.Location())
 	if err != nil {
 		return fmt.Errorf("write metadata: %w", err)
 	}
@@ -614,7 +617,7 @@ func (l *Lake) writeMetadata(ctx context.Context, meta metadataFile, loc string)
 // removeFile deletes a metadata file a failed commit wrote; a leftover is
 // harmless (orphan cleanup finds it), so errors are only logged.
 func (l *Lake) removeFile(ctx context.Context, loc string) {
-	fs, err := iceio.LoadFS(ctx, iceberg.Properties{}, loc)
+	fs, err := iceio.LoadFS(ctx, l.ioProps, loc)
 	if err == nil {
 		err = fs.Remove(loc)
 	}

@@ -111,7 +111,7 @@ func (l *Lake) loadView(ctx context.Context, id Ident) (ViewState, error) {
 	if err != nil {
 		return ViewState{}, err
 	}
-	v, err := view.NewFromLocation(ctx, id.iceberg(), loc, iceio.LoadFSFunc(iceberg.Properties{}, loc))
+	v, err := view.NewFromLocation(ctx, id.iceberg(), loc, iceio.LoadFSFunc(l.ioProps, loc))
 	if err != nil {
 		return ViewState{}, fmt.Errorf("view %s: %w", id, err)
 	}

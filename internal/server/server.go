@@ -150,7 +150,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		Maintain: maintain.Options{TempDir: s.plat.TempDir(), MemoryLimit: cfg.Query.MemoryLimit, Threads: cfg.Query.Threads, Logger: s.log}})
 	// The Iceberg REST catalog, mounted beside the API under /iceberg so
 	// its requests get the same authentication, audit and metrics.
-	iceberg, err := icebergMount(s.plat, s.tokens, s.log)
+	iceberg, err := icebergMount(s.plat, s.tokens, cfg, s.log)
 	if err != nil {
 		return nil, err
 	}
@@ -482,10 +482,19 @@ func (s *Server) rotateKeys(ctx context.Context) {
 }
 
 // icebergMount builds the Iceberg REST catalog over the platform's lake
-// and accounts. Local warehouses vend no storage credentials; an
-// object-store warehouse hands restcatalog.S3Credentials its settings here.
-func icebergMount(plat *Platform, tokens *auth.Tokens, log *slog.Logger) (api.Mount, error) {
-	rc, err := restcatalog.New(restcatalog.Options{Lake: plat.Lake, Accounts: plat.Users, Tokens: tokens, Logger: log})
+// and accounts. Local warehouses vend nothing; for an S3 warehouse clients
+// get the endpoint, region and addressing, and the static keys only when
+// iceberg.vend_credentials says so.
+func icebergMount(plat *Platform, tokens *auth.Tokens, cfg *config.Config, log *slog.Logger) (api.Mount, error) {
+	opts := restcatalog.Options{Lake: plat.Lake, Accounts: plat.Users, Tokens: tokens, Logger: log}
+	if plat.Lake.Remote() {
+		set := restcatalog.S3Settings{Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region, PathStyle: cfg.S3.PathStyle()}
+		if cfg.Iceberg.VendCredentials {
+			set.AccessKeyID, set.SecretAccessKey = cfg.S3.AccessKeyID, cfg.S3.SecretAccessKey
+		}
+		opts.Credentials = restcatalog.S3Credentials(set)
+	}
+	rc, err := restcatalog.New(opts)
 	if err != nil {
 		return api.Mount{}, err
 	}
