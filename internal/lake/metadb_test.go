@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/edp-data/edp/internal/audit"
 	"github.com/edp-data/edp/internal/auth"
@@ -351,4 +353,74 @@ func TestOpenConcurrentlyOnFreshDatabase(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPostgresRestart restarts the catalog's PostgreSQL server while
+// several writers commit: commits fail while it is down, edp reconnects by
+// itself once it is back, and every acknowledged commit is in the table.
+func TestPostgresRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL server")
+	}
+	srv := metadbtest.StartServer(t)
+	st := laketest.New(t)
+	st.CatalogURI = srv.URI
+	_, e := openEngine(t, st)
+	ctx := adminCtx()
+	for _, sql := range []string{"CREATE SCHEMA c", "CREATE TABLE c.t (g INT, w INT, r BIGINT)"} {
+		if err := run(ctx, e, sql); err != nil {
+			t.Fatalf("Exec(%q) = %v", sql, err)
+		}
+	}
+	var acked, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := run(ctx, e, fmt.Sprintf("INSERT INTO c.t SELECT 0, %d, r FROM range(%d) t(r)", w, rowsEach))
+				if err == nil {
+					acked.Add(1)
+				} else {
+					failed.Add(1)
+					time.Sleep(50 * time.Millisecond) // as a client backs off
+				}
+			}
+		})
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for !cond() {
+			if time.Now().After(deadline) {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("gave up waiting: %s (acknowledged %d, failed %d)", what, acked.Load(), failed.Load())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("commits before the restart", func() bool { return acked.Load() >= 8 })
+	srv.Stop(t)
+	downFailures := failed.Load()
+	waitFor("commits failing while the server is down", func() bool { return failed.Load() >= downFailures+4 })
+	srv.Start(t)
+	afterRestart := acked.Load()
+	waitFor("commits after the restart", func() bool { return acked.Load() >= afterRestart+8 })
+	close(stop)
+	wg.Wait()
+
+	got := count(t, e, "SELECT count(*) FROM c.t")
+	n, _ := strconv.ParseInt(got, 10, 64)
+	// A commit whose answer the shutdown cut off may have landed although
+	// it was reported failed; none may be lost.
+	if lo, hi := acked.Load()*rowsEach, (acked.Load()+failed.Load())*rowsEach; n < lo || n > hi || n%rowsEach != 0 {
+		t.Fatalf("rows = %d, want between %d (acknowledged) and %d, in whole commits", n, lo, hi)
+	}
+	t.Logf("%d commits acknowledged, %d failed while the server restarted; %d rows", acked.Load(), failed.Load(), n)
 }

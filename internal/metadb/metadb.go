@@ -51,6 +51,10 @@ const (
 	pgMaxIdle     = 5
 	pgMaxIdleTime = 5 * time.Minute
 	pgMaxLifetime = time.Hour
+
+	pgConnectTimeout   = 10 * time.Second
+	pgStatementTimeout = "60s"
+	pgIdleInTxTimeout  = "5min"
 )
 
 // Open opens the metadata database named by uri:
@@ -106,6 +110,17 @@ func openPostgres(ctx context.Context, uri string) (*DB, error) {
 		return nil, scrub(fmt.Errorf("%w: postgres URI: %w", ErrInvalid, err), uri)
 	}
 	where := fmt.Sprintf("postgres database %q on %s:%d", cfg.Database, cfg.Host, cfg.Port)
+	// Bound every wait on the server unless the URI sets its own: an
+	// unreachable host, a statement stuck behind a lock, a transaction a
+	// crashed client left open. (Catalog statements take milliseconds.)
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = pgConnectTimeout
+	}
+	for param, def := range map[string]string{"statement_timeout": pgStatementTimeout, "idle_in_transaction_session_timeout": pgIdleInTxTimeout} {
+		if _, set := cfg.RuntimeParams[param]; !set {
+			cfg.RuntimeParams[param] = def
+		}
+	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(pgMaxOpen)
 	db.SetMaxIdleConns(pgMaxIdle)

@@ -291,3 +291,33 @@ func TestMigrateFunc(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresTimeouts pins the bounds a PostgreSQL connection gets unless
+// its URI sets its own.
+func TestPostgresTimeouts(t *testing.T) {
+	uri := metadbtest.PostgresURI(t)
+	for _, tc := range []struct {
+		suffix, want string
+	}{
+		{"", "1min"},
+		{"&statement_timeout=5000", "5s"},
+	} {
+		u := uri
+		if tc.suffix != "" {
+			if strings.Contains(u, "?") {
+				u += tc.suffix
+			} else {
+				u += "?" + tc.suffix[1:]
+			}
+		}
+		db, err := metadb.Open(context.Background(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if err := db.QueryRow("SHOW statement_timeout").Scan(&got); err != nil || got != tc.want {
+			t.Errorf("statement_timeout with %q = %q, %v; want %s", tc.suffix, got, err, tc.want)
+		}
+		db.Close()
+	}
+}
