@@ -5,6 +5,7 @@
 //
 //	go run ./cmd/edpbench load   [-rows 10000000] [-reps 5] [-dir DIR]
 //	go run ./cmd/edpbench tpch   [-sf 1] [-reps 3] [-split-size BYTES] [-queries DIR] [-dir DIR]
+//	go run ./cmd/edpbench tpch-s3 [-sf 1] [-reps 3] [-data DIR] [-dir DIR]
 //	go run ./cmd/edpbench commit [-n 200] [-dir DIR]
 //
 // Measurements are interleaved (edp, peer, edp, peer, …) so that other work
@@ -49,6 +50,7 @@ func commands() []command {
 	return []command{
 		{"load", "time edp loads of Parquet and CSV beside DuckDB COPY; rows/s and peak RSS", runLoad},
 		{"tpch", "load TPC-H into edp and run the 22 queries beside DuckDB over the same files", runTPCH},
+		{"tpch-s3", "run the 22 TPC-H queries on an S3 warehouse with a cold and a warm file cache, beside a local one", runTPCHS3},
 		{"commit", "one-row INSERT latency beside a durable DuckDB insert + CHECKPOINT", runCommit},
 	}
 }

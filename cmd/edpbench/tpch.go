@@ -71,31 +71,9 @@ func runTPCH(args []string) error {
 	}
 
 	// Generate (not timed).
-	genDir := *data
-	if genDir == "" {
-		genDir = filepath.Join(dir, "gen")
-	}
-	if err := os.MkdirAll(genDir, 0o755); err != nil {
+	genDir, err := generateTPCH(out, *data, dir, *sf)
+	if err != nil {
 		return err
-	}
-	if genDir, err = filepath.Abs(genDir); err != nil {
-		return err
-	}
-	if _, err := os.Stat(tpchParquet(genDir, "lineitem")); err != nil {
-		exe, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		gen := exec.Command(exe, childFlag, "tpchgen", "-dir", genDir, "-sf", fmt.Sprint(*sf))
-		gen.Dir = genDir
-		gen.Stdout, gen.Stderr = os.Stderr, os.Stderr
-		if err := gen.Run(); err != nil {
-			return fmt.Errorf("generate: %w", err)
-		}
-		fmt.Fprintf(out, "generated SF%d with go-tpc dbgen in %.0fs (not timed)\n", *sf, time.Since(start).Seconds())
-	} else {
-		fmt.Fprintf(out, "reusing generated files in %s (make sure they are SF%d)\n", genDir, *sf)
 	}
 
 	// Load into edp (reported, not part of the comparison).
@@ -265,6 +243,40 @@ func runTPCH(args []string) error {
 	fmt.Fprintf(out, "  every query < 1 s: %s\n", verdict(allFast))
 	fmt.Fprintf(out, "load average after: %s\n", loadAverage())
 	return nil
+}
+
+// generateTPCH makes (or reuses, when data already holds them) the
+// Parquet files of scale factor sf with go-tpc's dbgen in a child process,
+// in data or else dir/gen, and returns their directory.
+func generateTPCH(out io.Writer, data, dir string, sf int64) (string, error) {
+	genDir := data
+	if genDir == "" {
+		genDir = filepath.Join(dir, "gen")
+	}
+	if err := os.MkdirAll(genDir, 0o755); err != nil {
+		return "", err
+	}
+	genDir, err := filepath.Abs(genDir)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(tpchParquet(genDir, "lineitem")); err == nil {
+		fmt.Fprintf(out, "reusing generated files in %s (make sure they are SF%d)\n", genDir, sf)
+		return genDir, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	start := time.Now()
+	gen := exec.Command(exe, childFlag, "tpchgen", "-dir", genDir, "-sf", fmt.Sprint(sf))
+	gen.Dir = genDir
+	gen.Stdout, gen.Stderr = os.Stderr, os.Stderr
+	if err := gen.Run(); err != nil {
+		return "", fmt.Errorf("generate: %w", err)
+	}
+	fmt.Fprintf(out, "generated SF%d with go-tpc dbgen in %.0fs (not timed)\n", sf, time.Since(start).Seconds())
+	return genDir, nil
 }
 
 // readQueries reads q01.sql … q22.sql.

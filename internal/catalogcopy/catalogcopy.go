@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/lake"
 	"github.com/edp-data/edp/internal/metadb"
+	"github.com/edp-data/edp/internal/objstore"
 )
 
 // Errors callers match with errors.Is.
@@ -41,10 +44,14 @@ var (
 
 // Options configure Migrate.
 type Options struct {
-	// Warehouse is the absolute warehouse directory the source's tables
-	// live in. The target must be used with the same one: the catalog
-	// rows point at metadata files by absolute location.
+	// Warehouse is where the source's tables live: an absolute directory
+	// or an object-store URI (s3://BUCKET/PREFIX). The target must be used
+	// with the same one: the catalog rows point at metadata files by
+	// absolute location.
 	Warehouse string
+	// IOProps configure access to an object-store warehouse (see
+	// objstore.S3Props); unused for a local one.
+	IOProps iceberg.Properties
 	// Force replaces whatever catalog rows, accounts and audit log the
 	// target holds (in the same transaction as the copy) instead of
 	// refusing a non-empty target.
@@ -200,8 +207,8 @@ func Migrate(ctx context.Context, from, to *metadb.DB, opts Options) (*Report, e
 		now = time.Now
 	}
 	start := now()
-	if !filepath.IsAbs(opts.Warehouse) {
-		return nil, fmt.Errorf("%w: warehouse must be an absolute path, got %q", ErrInvalid, opts.Warehouse)
+	if !remote(opts.Warehouse) && !filepath.IsAbs(opts.Warehouse) {
+		return nil, fmt.Errorf("%w: warehouse must be an absolute path or an s3:// URI, got %q", ErrInvalid, opts.Warehouse)
 	}
 	m := &migration{from: from, to: to, opts: opts, rep: &Report{}}
 	if err := m.run(ctx); err != nil {
@@ -250,7 +257,7 @@ func (m *migration) run(ctx context.Context) error {
 	if err := m.readCatalog(ctx); err != nil {
 		return err
 	}
-	if err := m.checkMetadata(); err != nil {
+	if err := m.checkMetadata(ctx); err != nil {
 		return err
 	}
 
@@ -356,10 +363,10 @@ func (m *migration) readCatalog(ctx context.Context) error {
 // checkMetadata checks, before anything is copied, that every catalog
 // row's metadata file is a readable file in the warehouse, and names every
 // one that is not.
-func (m *migration) checkMetadata() error {
+func (m *migration) checkMetadata(ctx context.Context) error {
 	var problems []string
 	for _, r := range m.catalog {
-		if err := m.checkMetadataFile(r); err != nil {
+		if err := m.checkMetadataFile(ctx, r); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", r, err))
 		}
 	}
@@ -369,11 +376,39 @@ func (m *migration) checkMetadata() error {
 	return nil
 }
 
-func (m *migration) checkMetadataFile(r catalogRow) error {
+// remote reports whether a warehouse is an object-store URI.
+func remote(warehouse string) bool {
+	u, err := url.Parse(warehouse)
+	return err == nil && len(u.Scheme) > 1 && u.Scheme != "file"
+}
+
+// checkObject is checkMetadataFile for an object-store warehouse.
+func (m *migration) checkObject(ctx context.Context, loc string) error {
+	prefix := strings.TrimRight(m.opts.Warehouse, "/") + "/"
+	if !strings.HasPrefix(loc, prefix) || strings.Contains(loc, "/../") {
+		return fmt.Errorf("%s is outside the warehouse %s", loc, m.opts.Warehouse)
+	}
+	r, _, err := objstore.NewStore(m.opts.IOProps, objstore.Encryption{}).Open(ctx, loc)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	// Reading a byte proves it readable, not just present.
+	var b [1]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return fmt.Errorf("read %s: %w", loc, err)
+	}
+	return nil
+}
+
+func (m *migration) checkMetadataFile(ctx context.Context, r catalogRow) error {
 	if !r.metadataLocation.Valid || r.metadataLocation.String == "" {
 		return errors.New("no metadata location")
 	}
 	loc := r.metadataLocation.String
+	if remote(m.opts.Warehouse) {
+		return m.checkObject(ctx, loc)
+	}
 	p := lake.LocalPath(loc)
 	if u, err := url.Parse(loc); err == nil && u.Scheme != "" && u.Scheme != "file" {
 		return fmt.Errorf("%s is not a local file", loc)
@@ -414,6 +449,10 @@ func (m *migration) prepareTarget(ctx context.Context) (map[string]*sqlcat.Catal
 		dialect = sqlcat.Postgres
 	}
 	props := iceberg.Properties{"warehouse": (&url.URL{Scheme: "file", Path: filepath.ToSlash(m.opts.Warehouse)}).String()}
+	if remote(m.opts.Warehouse) {
+		props = iceberg.Properties{"warehouse": m.opts.Warehouse}
+		maps.Copy(props, m.opts.IOProps)
+	}
 	names := map[string]bool{}
 	for _, r := range m.catalog {
 		names[r.catalog] = true

@@ -16,6 +16,7 @@ import (
 	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/catalogcopy"
 	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/lake/laketest"
 	"github.com/edp-data/edp/internal/metadb"
 	"github.com/edp-data/edp/internal/metadb/metadbtest"
 	"github.com/edp-data/edp/internal/query"
@@ -349,5 +350,69 @@ func TestMigrateRefusesBadAuditLog(t *testing.T) {
 	}
 	if n := tableCount(t, to); n != 0 {
 		t.Fatalf("target has %d tables after a refused Migrate, want none", n)
+	}
+}
+
+// TestMigrateS3Warehouse copies the catalog of a lake whose warehouse is on
+// S3: the metadata files are checked in the store, and a lake on the
+// target with the same warehouse answers as the source did.
+func TestMigrateS3Warehouse(t *testing.T) {
+	for _, eng := range metadbtest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			st := laketest.NewS3(t)
+			ctx := adminCtx()
+			src, err := lake.Open(ctx, st.Options(lake.Options{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := query.New(ctx, src, query.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{"CREATE SCHEMA s", "CREATE TABLE s.t (id INT, v VARCHAR) PARTITIONED BY (v)",
+				"INSERT INTO s.t SELECT r, 'v' || (r % 3) FROM range(100) t(r)", "DELETE FROM s.t WHERE id < 10"} {
+				exec(t, e, q)
+			}
+			want := rowsOf(t, e, "SELECT count(*), sum(id), count(DISTINCT v) FROM s.t")
+			e.Close()
+			src.Close()
+
+			target := eng.URI(t)
+			from, to := metadbtest.Open(t, st.CatalogURI), metadbtest.Open(t, target)
+			if _, err := catalogcopy.Migrate(ctx, from, to, catalogcopy.Options{Warehouse: st.Warehouse, IOProps: st.Storage.Props}); err != nil {
+				t.Fatalf("Migrate = %v", err)
+			}
+			moved := st
+			moved.CatalogURI = target
+			moved.LocalDir = t.TempDir()
+			l, err := lake.Open(ctx, moved.Options(lake.Options{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			e2, err := query.New(ctx, l, query.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e2.Close()
+			if got := rowsOf(t, e2, "SELECT count(*), sum(id), count(DISTINCT v) FROM s.t"); got != want {
+				t.Errorf("after the migration: %s, want %s", got, want)
+			}
+
+			// A metadata file missing from the store is named before anything
+			// is written.
+			other := metadbtest.Open(t, eng.URI(t))
+			tbl, err := l.LoadTable(ctx, lake.Ident{Namespace: "s", Name: "t"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := to.ExecContext(ctx, to.Rebind("UPDATE iceberg_tables SET metadata_location = ?"), tbl.Location()+"/metadata/gone.metadata.json"); err != nil {
+				t.Fatal(err)
+			}
+			_, err = catalogcopy.Migrate(ctx, to, other, catalogcopy.Options{Warehouse: st.Warehouse, IOProps: st.Storage.Props})
+			if !errors.Is(err, catalogcopy.ErrMissingMetadata) || !strings.Contains(err.Error(), "gone.metadata.json") {
+				t.Errorf("Migrate with a missing metadata object = %v, want ErrMissingMetadata naming it", err)
+			}
+		})
 	}
 }

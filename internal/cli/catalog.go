@@ -54,9 +54,19 @@ to the PostgreSQL URI.`,
 			if _, err := os.Stat(src); err != nil {
 				return fmt.Errorf("metadata database: %w", err)
 			}
+			// A local warehouse is given as its directory, an object store
+			// as its URI with the properties that reach it.
 			warehouse, err := a.cfg.WarehousePath()
+			var ioProps map[string]string
 			if err != nil {
-				return err
+				if warehouse, err = a.cfg.WarehouseURI(); err != nil {
+					return err
+				}
+				st, err := server.Storage(a.cfg)
+				if err != nil {
+					return err
+				}
+				ioProps = st.Props
 			}
 			dataDir, err := filepath.Abs(a.cfg.DataDir)
 			if err != nil {
@@ -77,7 +87,7 @@ to the PostgreSQL URI.`,
 				return err
 			}
 			defer target.Close()
-			rep, err := catalogcopy.Migrate(ctx, from, target, catalogcopy.Options{Warehouse: warehouse, Force: force, AuditPublicKey: pub})
+			rep, err := catalogcopy.Migrate(ctx, from, target, catalogcopy.Options{Warehouse: warehouse, IOProps: ioProps, Force: force, AuditPublicKey: pub})
 			if err != nil {
 				return err
 			}
