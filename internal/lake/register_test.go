@@ -13,6 +13,7 @@ import (
 
 	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/lake/laketest"
 	"github.com/edp-data/edp/internal/metadb/metadbtest"
 	"github.com/edp-data/edp/internal/policy"
 	"github.com/edp-data/edp/internal/query"
@@ -189,5 +190,56 @@ func testRegister(t *testing.T, uri string) {
 	}
 	if ok, err := l.TableExists(ctx, lake.Ident{Namespace: "r", Name: "x"}); err != nil || ok {
 		t.Fatalf("TableExists(r.x) after refused registrations = %v, %v; want false", ok, err)
+	}
+}
+
+// TestRegisterS3 registers a table of an S3 warehouse from its metadata
+// object, and refuses locations that are not objects in the warehouse.
+func TestRegisterS3(t *testing.T) {
+	ctx := adminCtx()
+	st := laketest.NewS3(t)
+	l, e := openEngine(t, st)
+	for _, sql := range []string{
+		"CREATE SCHEMA r",
+		"CREATE TABLE r.t (id BIGINT, cat VARCHAR) PARTITIONED BY (cat)",
+		"INSERT INTO r.t VALUES (1, 'a'), (2, 'b'), (3, 'a')",
+		"DELETE FROM r.t WHERE id = 2",
+	} {
+		if err := run(ctx, e, sql); err != nil {
+			t.Fatalf("Exec(%q) = %v", sql, err)
+		}
+	}
+	old := lake.Ident{Namespace: "r", Name: "t"}
+	tbl, err := l.LoadTable(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metaLoc := tbl.MetadataLocation()
+	want := rowsOf(t, e, "SELECT id, cat FROM r.t ORDER BY id")
+	if err := l.DropTable(ctx, old, false, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, loc string
+		want      error
+		msg       string
+	}{
+		{"local path", "/tmp/v1.metadata.json", lake.ErrInvalid, "give the metadata file's URI"},
+		{"other bucket", "s3://elsewhere/wh/r.db/t/metadata/v1.metadata.json", lake.ErrInvalid, "outside the warehouse"},
+		{"dot-dot", st.Warehouse + "/../x/v1.metadata.json", lake.ErrInvalid, "outside the warehouse"},
+		{"missing object", st.Warehouse + "/r.db/none.metadata.json", os.ErrNotExist, "read metadata"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := l.Register(ctx, lake.Ident{Namespace: "r", Name: "x"}, tt.loc); !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("Register(%q) = %v, want %v saying %q", tt.loc, err, tt.want, tt.msg)
+			}
+		})
+	}
+	id := lake.Ident{Namespace: "r", Name: "back"}
+	if _, err := l.Register(ctx, id, metaLoc); err != nil {
+		t.Fatalf("Register(%s, %s) = %v", id, metaLoc, err)
+	}
+	if got := rowsOf(t, e, "SELECT id, cat FROM r.back ORDER BY id"); got != want {
+		t.Errorf("rows of the registered table =\n%s\nwant\n%s", got, want)
 	}
 }
