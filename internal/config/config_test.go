@@ -175,6 +175,7 @@ func TestBadValues(t *testing.T) {
 		{"load.target_file_size", "big", "is not a size"},
 		{"output", "xlsx", "use one of auto, table, csv, json, jsonl, parquet"},
 		{"s3.endpoint", "minio:9000", "is not an http:// or https:// URL"},
+		{"s3.endpoint", "http://key:secret@minio:9000", "carries credentials"},
 		{"s3.addressing", "bucket", "use one of auto, path, virtual"},
 		{"s3.sse", "aes", "use one of none, AES256, aws:kms"},
 		{"cache.max_size", "1MB", "use at least 64MiB"},

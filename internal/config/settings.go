@@ -478,6 +478,9 @@ func checkEndpoint(raw string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("is not an http:// or https:// URL")
 	}
+	if u.User != nil {
+		return errors.New("carries credentials; set s3.access_key_id and s3.secret_access_key instead")
+	}
 	return nil
 }
 

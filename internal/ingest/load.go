@@ -413,10 +413,14 @@ func (ld *loader) write(ctx context.Context, tbl *table.Table, src string, names
 	}
 	if _, err := ld.l.CommitFiles(ctx, ld.opts.Table, tbl, lake.Commit{Job: ld.opts.Job, Data: files, Tx: ld.tx,
 		Props: map[string]string{"edp.load.files": fmt.Sprint(len(ld.files)), "edp.load.rejected": fmt.Sprint(len(rejected))}}); err != nil {
-		// The files stay: a commit whose answer was lost (the catalog
-		// database dropping the connection at COMMIT) may have landed,
-		// and deleting files a snapshot names would break the table.
-		// Orphan cleanup removes them once they are old enough.
+		// Only a conflict proves the commit did not land. After any other
+		// failure the files stay: a commit whose answer was lost (the
+		// catalog database dropping the connection at COMMIT) may have
+		// landed, and deleting files a snapshot names would break the
+		// table. Orphan cleanup removes them once they are old enough.
+		if lake.IsConflict(err) {
+			ld.removeFiles(ctx, files)
+		}
 		return nil, err
 	}
 	if len(rejected) > 0 && ld.opts.BadRows == BadRowsQuarantine {

@@ -108,8 +108,10 @@ type Lake struct {
 	cache        *filecache.Cache   // nil for a local warehouse
 	s3           *resilience.Caller // object-store calls; nil for a local warehouse
 	stage        string             // this Lake's staging directory (remote)
+	stageLock    *os.File           // held while the staging directory is in use
 	cacheLock    *os.File           // holds the shared cache directory (remote)
 	privateCache string
+	privateLock  *os.File
 	ioProps      iceberg.Properties // the FileIO properties of the warehouse             // a cache of this Lake's own, removed on Close
 	authz        policy.Authorizer
 	log          *slog.Logger
@@ -249,6 +251,11 @@ func checkProperties(props map[string]string) error {
 		if lk == "location" || strings.Contains(lk, "path") || strings.Contains(lk, "location") {
 			return fmt.Errorf("%w: property %q is not allowed: edp places table files inside the warehouse", ErrInvalid, k)
 		}
+		// iceberg-go merges table properties into the FileIO's: these would
+		// point the server's storage client (and its credentials) elsewhere.
+		if ioProperty(lk) {
+			return fmt.Errorf("%w: property %q is not allowed: storage access is the server's configuration", ErrInvalid, k)
+		}
 		if lk == "write.parquet.compression-codec" && !slices.Contains([]string{"zstd", "snappy", "gzip", "lz4", "lz4_raw", "brotli", "uncompressed"}, strings.ToLower(v)) {
 			return fmt.Errorf("%w: property %s = %q: use zstd, snappy, gzip, lz4, brotli or uncompressed", ErrInvalid, k, v)
 		}
@@ -256,11 +263,21 @@ func checkProperties(props map[string]string) error {
 	return nil
 }
 
+// ioProperty reports a property name that configures a FileIO.
+func ioProperty(k string) bool {
+	for _, p := range []string{"s3.", "client.", "adls.", "gcs.", "hadoop.", "io-impl", "py-io-impl", "token", "credential", "warehouse"} {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // insideWarehouse reports whether a location (a URI or a local path) lies
 // in the warehouse.
 func (l *Lake) insideWarehouse(loc string) bool {
 	w, p := parseLocation(l.whURI), parseLocation(loc)
-	return w.root == p.root && p.path != w.path && nested(w.path, p.path)
+	return w.root == p.root && !p.dots && p.path != w.path && nested(w.path, p.path)
 }
 
 // CreateNamespace creates ns with properties.

@@ -227,6 +227,8 @@ func TestRegisterS3(t *testing.T) {
 		{"local path", "/tmp/v1.metadata.json", lake.ErrInvalid, "give the metadata file's URI"},
 		{"other bucket", "s3://elsewhere/wh/r.db/t/metadata/v1.metadata.json", lake.ErrInvalid, "outside the warehouse"},
 		{"dot-dot", st.Warehouse + "/../x/v1.metadata.json", lake.ErrInvalid, "outside the warehouse"},
+		// Keys are raw: %65 is not "e" to the store, so this prefix is not the warehouse's.
+		{"escaped prefix", st.Warehouse[:len(st.Warehouse)-1] + "%" + fmt.Sprintf("%02x", st.Warehouse[len(st.Warehouse)-1]) + "/evil/metadata/v1.metadata.json", lake.ErrInvalid, "outside the warehouse"},
 		{"missing object", st.Warehouse + "/r.db/none.metadata.json", os.ErrNotExist, "read metadata"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -11,15 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/edp-data/edp/internal/filecache"
 	"github.com/edp-data/edp/internal/objstore"
 )
-
-// staleStage is how old a staging directory left by a process that died
-// must be before a new process removes it.
-const staleStage = 24 * time.Hour
 
 // openWarehouse sets up the warehouse opts names: a local directory, or an
 // object store with its staging area and read cache under LocalDir.
@@ -55,8 +51,10 @@ func (l *Lake) openWarehouse(opts Options) error {
 	if u.Host == "" {
 		return fmt.Errorf("%w: warehouse %q names no bucket", ErrInvalid, opts.Warehouse)
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%w: warehouse %q: a query or fragment is not part of a location", ErrInvalid, opts.Warehouse)
+	// Object keys are the raw text after the bucket: nothing is decoded or
+	// cleaned, so a prefix must read the same both ways.
+	if strings.ContainsAny(opts.Warehouse, "%?#\\") || parseLocation(opts.Warehouse).dots {
+		return fmt.Errorf("%w: warehouse %q: use a plain prefix (no %%, ?, #, \\, . or .. segments)", ErrInvalid, opts.Warehouse)
 	}
 	if !filepath.IsAbs(opts.LocalDir) {
 		return fmt.Errorf("%w: a remote warehouse needs an absolute local directory for staging and caching, got %q", ErrInvalid, opts.LocalDir)
@@ -64,7 +62,8 @@ func (l *Lake) openWarehouse(opts Options) error {
 	if err := opts.Storage.Encryption.Check(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	l.whURI = u.Scheme + "://" + u.Host + strings.TrimRight(path.Clean("/"+u.Path), "/")
+	w := parseLocation(opts.Warehouse)
+	l.whURI = w.root + strings.TrimRight(w.path, "/")
 	l.localDir = opts.LocalDir
 	l.store = objstore.NewStore(opts.Storage.Props, opts.Storage.Encryption)
 	l.s3 = storeCaller(opts)
@@ -91,28 +90,19 @@ func (l *Lake) openWarehouse(opts Options) error {
 
 // openStage gives this Lake a staging directory of its own under
 // LocalDir/stage (several processes may share a LocalDir: a server and a
-// command-line query, say) and removes those that processes which died
-// long ago left behind.
+// command-line query, say), locked for the Lake's lifetime, and removes the
+// ones whose processes are gone.
 func (l *Lake) openStage() error {
 	parent := filepath.Join(l.localDir, "stage")
 	if err := os.MkdirAll(parent, 0o750); err != nil {
 		return fmt.Errorf("create staging area: %w", err)
 	}
-	if ents, err := os.ReadDir(parent); err == nil {
-		for _, e := range ents {
-			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleStage {
-				_ = os.RemoveAll(filepath.Join(parent, e.Name()))
-			}
-		}
-	}
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return err
-	}
-	l.stage = filepath.Join(parent, hex.EncodeToString(b[:]))
-	if err := os.Mkdir(l.stage, 0o750); err != nil {
+	sweepUnlocked(parent, "")
+	dir, lock, err := lockedDir(parent, "")
+	if err != nil {
 		return fmt.Errorf("create staging area: %w", err)
 	}
+	l.stage, l.stageLock = dir, lock
 	return nil
 }
 
@@ -125,22 +115,84 @@ func (l *Lake) claimCache() (string, error) {
 	if err := os.MkdirAll(l.localDir, 0o750); err != nil {
 		return "", fmt.Errorf("create %s: %w", l.localDir, err)
 	}
-	f, err := os.OpenFile(filepath.Join(l.localDir, "cache.lock"), os.O_CREATE|os.O_RDWR, 0o640)
-	if err != nil {
+	if f, ok, err := tryLock(filepath.Join(l.localDir, "cache.lock")); err != nil {
 		return "", fmt.Errorf("lock file cache: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+	} else if ok {
 		l.cacheLock = f
 		return shared, nil
 	}
-	f.Close()
-	dir, err := os.MkdirTemp(l.localDir, "cache-")
+	// Private caches of processes that died are removed first.
+	sweepUnlocked(l.localDir, "cache-")
+	dir, lock, err := lockedDir(l.localDir, "cache-")
 	if err != nil {
 		return "", fmt.Errorf("create private file cache: %w", err)
 	}
-	l.privateCache = dir
+	l.privateCache, l.privateLock = dir, lock
 	l.log.Info("file cache in use by another process; this one uses a private cache", "dir", dir)
 	return dir, nil
+}
+
+// lockedDir creates parent/<prefix><random> and holds an exclusive lock
+// on the file beside it, <dir>.lock, until the lock file is closed.
+func lockedDir(parent, prefix string) (string, *os.File, error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", nil, err
+	}
+	dir := filepath.Join(parent, prefix+hex.EncodeToString(b[:]))
+	lock, ok, err := tryLock(dir + ".lock")
+	if err != nil {
+		return "", nil, err
+	}
+	if !ok {
+		return "", nil, fmt.Errorf("%s.lock is held by another process", dir)
+	}
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		lock.Close()
+		return "", nil, err
+	}
+	return dir, lock, nil
+}
+
+// sweepUnlocked removes the directories parent/<prefix>* (and their lock
+// files) whose lock no process holds: what processes that died left.
+func sweepUnlocked(parent, prefix string) {
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		dir := filepath.Join(parent, name)
+		lock, ok, err := tryLock(dir + ".lock")
+		if err != nil || !ok {
+			continue
+		}
+		_ = os.RemoveAll(dir)
+		_ = os.Remove(dir + ".lock")
+		lock.Close()
+	}
+}
+
+// tryLock opens (creating) path and takes an exclusive advisory lock on
+// it without waiting; ok is false when another process holds it. Closing
+// the file releases the lock, as does the process ending.
+func tryLock(path string) (f *os.File, ok bool, err error) {
+	f, err = os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	return f, true, nil
 }
 
 // closeStorage releases what openWarehouse set up.
@@ -150,12 +202,16 @@ func (l *Lake) closeStorage() {
 	}
 	if l.privateCache != "" {
 		_ = os.RemoveAll(l.privateCache)
+		_ = os.Remove(l.privateCache + ".lock")
+		_ = l.privateLock.Close()
 	}
 	if l.cacheLock != nil {
 		_ = l.cacheLock.Close() // releases the lock
 	}
 	if l.stage != "" {
 		_ = os.RemoveAll(l.stage)
+		_ = os.Remove(l.stage + ".lock")
+		_ = l.stageLock.Close()
 	}
 }
 
@@ -168,20 +224,41 @@ func (l *Lake) removeDir(ctx context.Context, loc string) error {
 }
 
 // location is a location split into what must match exactly (scheme and
-// bucket; "file://" for local paths) and a clean slash-separated path.
+// bucket; "file://" for local paths) and a slash-separated path. A local
+// path is cleaned; an object key is kept raw, as the store uses it (keys
+// are opaque: "%41" is not "A" and "a/../b" is not "b"), and dots marks
+// one with "." or ".." segments, which some stores would resolve.
 type location struct {
 	root, path string
+	dots       bool
 }
 
 func parseLocation(loc string) location {
 	u, err := url.Parse(loc)
 	if err != nil || len(u.Scheme) <= 1 {
+		if scheme, rest, ok := strings.Cut(loc, "://"); ok && len(scheme) > 1 {
+			return objectLocation(scheme, rest)
+		}
 		return location{root: "file://", path: filepath.ToSlash(filepath.Clean(loc))}
 	}
 	if u.Scheme == "file" {
 		return location{root: "file://", path: path.Clean(u.Path)}
 	}
-	return location{root: u.Scheme + "://" + u.Host, path: path.Clean("/" + u.Path)}
+	_, rest, _ := strings.Cut(loc, "://")
+	return objectLocation(u.Scheme, rest)
+}
+
+// objectLocation splits scheme://rest the way the object store's FileIO
+// does: the bucket up to the first '/', the rest the raw key.
+func objectLocation(scheme, rest string) location {
+	bucket, key, _ := strings.Cut(rest, "/")
+	l := location{root: scheme + "://" + bucket, path: "/" + key}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "." || seg == ".." {
+			l.dots = true
+		}
+	}
+	return l
 }
 
 // nested reports whether the slash path child is parent itself or lies

@@ -89,13 +89,23 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// WAL lets readers proceed during a commit; the busy timeout makes
 	// concurrent writers (several goroutines or processes committing to the
 	// same catalog) wait for the lock instead of failing with SQLITE_BUSY.
-	// The pragmas are in the DSN so every pooled connection gets them.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
+	// The pragmas are in the DSN so every pooled connection gets them, in
+	// order: the busy timeout first, because switching a new database to
+	// WAL takes a lock that several processes opening it at once contend
+	// for.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open metadata database %s: %w", path, err)
 	}
-	if err := db.PingContext(ctx); err != nil {
+	err = db.PingContext(ctx)
+	// A connection's first statements can still find the database busy
+	// while another process creates it; that passes.
+	for attempt := 1; err != nil && attempt < 5 && strings.Contains(err.Error(), "SQLITE_BUSY"); attempt++ {
+		time.Sleep(time.Duration(attempt*50) * time.Millisecond)
+		err = db.PingContext(ctx)
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open metadata database %s: %w", path, err)
 	}

@@ -154,7 +154,7 @@ func (s *Store) Open(ctx context.Context, uri string) (io.ReadCloser, int64, err
 	// iceberg-go's object-store FileIO reads with the context it was built
 	// with, not the caller's; going to its bucket directly makes the
 	// transfer follow ctx. The key is derived the way iceberg-go derives it.
-	if bfs, ok := fsys.(*blobfs.FileIO); ok {
+	if bfs, ok := asBlob(fsys); ok {
 		loc, err := blobfs.DefaultObjectLocationExtractor(u.Host, u.Scheme)(uri)
 		if err != nil {
 			return nil, 0, fmt.Errorf("open %s: %w", uri, err)
@@ -248,7 +248,7 @@ func (s *Store) Upload(ctx context.Context, localPath, uri string) error {
 	// abort makes the writer's Close discard what was written: a blob
 	// writer whose context is cancelled before Close creates no object.
 	abort := func() {}
-	if bfs, ok := fsys.(*blobfs.FileIO); ok {
+	if bfs, ok := asBlob(fsys); ok {
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		abort = cancel

@@ -8,24 +8,27 @@ import (
 	"sync"
 
 	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/io/gocloud/blobfs"
+	"gocloud.dev/blob"
 )
 
 // iceberg-go's S3 FileIO factory builds a new AWS configuration and HTTP
 // client on every call — for each table load, scan and commit — which
 // re-reads the shared AWS config files and any AWS_CA_BUNDLE, and never
 // reuses a connection: a third of a query's CPU time went there. objstore
-// therefore serves the s3 schemes with a factory that builds one FileIO per
-// bucket and set of properties and reuses it.
+// therefore serves the s3 schemes with a factory that opens each bucket
+// once per set of storage properties and hands every caller a FileIO over
+// it bound to the caller's context (blobfs uses the context it is built
+// with for every operation), whose Close leaves the shared bucket open.
 //
-// The FileIOs are built by iceberg-go's own factory, reached through the
-// "oss" scheme, which iceberg-go serves with that same factory and which
-// accepts s3:// locations.
+// Buckets are opened by iceberg-go's own factory, reached through the
+// "oss" scheme, which iceberg-go serves with that same factory.
 var (
 	sharedSchemes = []string{"s3", "s3a", "s3n"}
 	viaScheme     = "oss"
 
-	sharedMu  sync.Mutex
-	sharedFSs = map[string]icebergio.IO{}
+	sharedMu      sync.Mutex
+	sharedBuckets = map[string]*blob.Bucket{}
 )
 
 func init() {
@@ -35,21 +38,56 @@ func init() {
 	}
 }
 
+// sharedIO is a FileIO over a shared bucket: closing it closes nothing.
+type sharedIO struct{ *blobfs.FileIO }
+
+func (sharedIO) Close() error { return nil }
+
 func sharedFileIO(ctx context.Context, parsed *url.URL, props map[string]string) (icebergio.IO, error) {
-	key := parsed.Host + "\x00" + propsKey(props)
+	// Only storage properties pick the bucket's client: table properties
+	// that iceberg-go merges in must not multiply clients.
+	ioProps := storageProps(props)
+	key := parsed.Host + "\x00" + propsKey(ioProps)
 	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	if fsys, ok := sharedFSs[key]; ok {
-		return fsys, nil
+	bucket, ok := sharedBuckets[key]
+	if !ok {
+		fsys, err := icebergio.LoadFS(context.Background(), ioProps, viaScheme+"://"+parsed.Host+"/")
+		if err != nil {
+			sharedMu.Unlock()
+			return nil, err
+		}
+		bfs, isBlob := fsys.(*blobfs.FileIO)
+		if !isBlob {
+			sharedMu.Unlock()
+			return fsys, nil
+		}
+		bucket = bfs.Bucket
+		sharedBuckets[key] = bucket
 	}
-	// The FileIO keeps the context it is built with for its lifetime, so
-	// it must outlive the request that happens to build it.
-	fsys, err := icebergio.LoadFS(context.WithoutCancel(ctx), props, viaScheme+"://"+parsed.Host+"/")
-	if err != nil {
-		return nil, err
+	sharedMu.Unlock()
+	return sharedIO{blobfs.New(ctx, bucket, blobfs.DefaultObjectLocationExtractor(parsed.Host, "s3", "s3a", "s3n", viaScheme))}, nil
+}
+
+// asBlob returns the object-store FileIO behind fsys, if it is one.
+func asBlob(fsys icebergio.IO) (*blobfs.FileIO, bool) {
+	switch v := fsys.(type) {
+	case *blobfs.FileIO:
+		return v, true
+	case sharedIO:
+		return v.FileIO, true
 	}
-	sharedFSs[key] = fsys
-	return fsys, nil
+	return nil, false
+}
+
+// storageProps keeps the properties that configure an S3 client.
+func storageProps(props map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range props {
+		if strings.HasPrefix(k, "s3.") || strings.HasPrefix(k, "client.") || k == "token" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // propsKey renders properties in a stable order.

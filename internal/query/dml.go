@@ -94,6 +94,7 @@ func (e *Engine) insert(ctx context.Context, st sqlstmt.Insert) (*Result, error)
 		return nil, fmt.Errorf("INSERT INTO %s: %w", id, err)
 	}
 	if _, err := e.lake.CommitFiles(ctx, id, tbl, lake.Commit{Job: "sql:insert", Data: files}); err != nil {
+		e.discard(ctx, err, files)
 		return nil, err
 	}
 	return statusResult(fmt.Sprintf("INSERT %d", n)), nil
@@ -211,13 +212,29 @@ func (e *Engine) rowDelta(ctx context.Context, s *session, id lake.Ident, tbl *t
 	var data []iceberg.DataFile
 	if addQuery != "" {
 		if data, added, err = duck.WriteData(ctx, s.conn, tbl, e.lake, addQuery, e.opts.TargetFileSize); err != nil {
+			e.discard(ctx, nil, dels)
 			return 0, 0, err
 		}
 	}
 	if _, err := e.lake.CommitFiles(ctx, id, tbl, lake.Commit{Job: job, Data: data, Deletes: dels}); err != nil {
+		e.discard(ctx, err, append(data, dels...))
 		return 0, 0, err
 	}
 	return deleted, added, nil
+}
+
+// discard deletes the files of a statement that will not commit: when
+// commitErr is nil (no commit was tried) or a conflict, which proves the
+// commit did not land. After any other commit failure the files stay, as
+// the commit may have landed without its answer arriving; orphan cleanup
+// takes them if it did not.
+func (e *Engine) discard(ctx context.Context, commitErr error, files []iceberg.DataFile) {
+	if commitErr != nil && !lake.IsConflict(commitErr) {
+		return
+	}
+	if err := e.lake.RemoveFiles(context.WithoutCancel(ctx), files); err != nil {
+		e.log.Warn("could not remove the files of a failed statement; orphan cleanup will", "err", err)
+	}
 }
 
 // targetPlan finds the plan of the DML target: the reference that carries

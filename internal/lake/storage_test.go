@@ -1,0 +1,92 @@
+package lake_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/lake/laketest"
+)
+
+// TestSharedLocalDir opens a second lake on the local directory of a
+// running one, as an edp sql beside edp serve does: the first keeps its
+// staging area and cache and still writes; what processes that died left
+// (unlocked staging directories and private caches) is removed.
+func TestSharedLocalDir(t *testing.T) {
+	ctx := adminCtx()
+	st := laketest.NewS3(t)
+	_, a := openEngine(t, st)
+	if err := run(ctx, a, "CREATE SCHEMA s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, a, "CREATE TABLE s.t AS SELECT 1 AS id"); err != nil {
+		t.Fatal(err)
+	}
+	// Leftovers of a process that died: its lock files exist but nobody
+	// holds them.
+	deadStage := filepath.Join(st.LocalDir, "stage", "0123456789ab")
+	deadCache := filepath.Join(st.LocalDir, "cache-0123456789ab")
+	for _, d := range []string{deadStage, deadCache} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "f"), []byte("x"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(d+".lock", nil, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	_, b := openEngine(t, st)
+	for _, d := range []string{deadStage, deadCache} {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left by a dead process still exists (%v)", d, err)
+		}
+	}
+	// Both write and read; neither removed the other's staging area.
+	if err := run(ctx, a, "INSERT INTO s.t VALUES (2)"); err != nil {
+		t.Fatalf("first lake after a second opened: %v", err)
+	}
+	if err := run(ctx, b, "INSERT INTO s.t VALUES (3)"); err != nil {
+		t.Fatalf("second lake: %v", err)
+	}
+	if got := count(t, a, "SELECT count(*), sum(id) FROM s.t"); got != "3 | 6" {
+		t.Errorf("rows = %s, want 3 | 6", got)
+	}
+	if got := count(t, b, "SELECT count(*), sum(id) FROM s.t"); got != "3 | 6" {
+		t.Errorf("rows seen by the second lake = %s, want 3 | 6", got)
+	}
+	ents, _ := os.ReadDir(st.LocalDir)
+	private := 0
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "cache-") {
+			private++
+		}
+	}
+	if private != 1 {
+		t.Errorf("%d private caches in %s, want the second lake's one", private, st.LocalDir)
+	}
+}
+
+// TestStoragePropertiesRefused: properties that would configure the
+// server's storage client are not table or namespace properties.
+func TestStoragePropertiesRefused(t *testing.T) {
+	ctx := adminCtx()
+	l, e := openEngine(t, laketest.New(t))
+	if err := run(ctx, e, "CREATE SCHEMA s"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"s3.endpoint", "S3.Access-Key-Id", "client.region", "io-impl", "token"} {
+		err := run(ctx, e, "CREATE TABLE s.t (id INT) TBLPROPERTIES ('"+p+"' = 'http://127.0.0.1:1')")
+		if !errors.Is(err, lake.ErrInvalid) || !strings.Contains(err.Error(), "storage access") {
+			t.Errorf("CREATE TABLE with %s = %v, want ErrInvalid about storage access", p, err)
+		}
+		if err := l.CreateNamespace(ctx, "n", map[string]string{p: "x"}, false); !errors.Is(err, lake.ErrInvalid) {
+			t.Errorf("CreateNamespace with %s = %v, want ErrInvalid", p, err)
+		}
+	}
+}
