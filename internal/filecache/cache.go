@@ -297,7 +297,7 @@ func (c *Cache) load() error {
 		}
 	}
 	c.m.bytes.Set(float64(c.size))
-	c.log.Info("file cache opened", "dir", c.dir, "files", len(c.entries), "bytes", c.size,
+	c.log.Debug("file cache opened", "dir", c.dir, "files", len(c.entries), "bytes", c.size,
 		"max_bytes", c.max, "dropped", dropped)
 	return nil
 }

@@ -123,8 +123,14 @@ func Storage(cfg *config.Config) (lake.Storage, error) {
 	if err := enc.Check(); err != nil {
 		return lake.Storage{}, fmt.Errorf("s3.sse: %w", err)
 	}
+	// The AWS SDK refuses to sign without a region; S3-compatible servers
+	// mostly accept any, so an unconfigured one is us-east-1's.
+	region := s3.Region
+	if region == "" && s3.Profile == "" && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" && os.Getenv("AWS_PROFILE") == "" {
+		region = "us-east-1"
+	}
 	return lake.Storage{
-		Props: objstore.S3{Endpoint: s3.Endpoint, Region: s3.Region, AccessKeyID: s3.AccessKeyID,
+		Props: objstore.S3{Endpoint: s3.Endpoint, Region: region, AccessKeyID: s3.AccessKeyID,
 			SecretAccessKey: s3.SecretAccessKey, SessionToken: s3.SessionToken, PathStyle: s3.PathStyle()}.Props(),
 		Encryption: enc,
 		CacheBytes: cfg.Cache.MaxSize,
