@@ -132,8 +132,11 @@ func (l *Lake) commitOnce(ctx context.Context, base *table.Table, c Commit, prop
 // retry on the refreshed table may succeed. iceberg-go reports a failed
 // commit requirement only as text.
 func IsConflict(err error) bool {
-	return errors.Is(err, table.ErrCommitFailed) || errors.Is(err, table.ErrCommitDiverged) ||
-		strings.Contains(err.Error(), "requirement failed")
+	// iceberg-go checks a commit's requirements against the table before
+	// writing anything, and words the failure "requirement failed" or
+	// "Requirement failed" depending on the check.
+	return err != nil && (errors.Is(err, table.ErrCommitFailed) || errors.Is(err, table.ErrCommitDiverged) ||
+		strings.Contains(strings.ToLower(err.Error()), "requirement failed"))
 }
 
 // SnapshotInfo describes one snapshot for listing.

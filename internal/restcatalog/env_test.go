@@ -43,11 +43,20 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, e *env)) {
 
 func startEnv(t testing.TB, catalogURI string) *env {
 	t.Helper()
+	return startEnvWith(t, catalogURI, nil)
+}
+
+// startEnvWith is startEnv with the configuration changed by edit first.
+func startEnvWith(t testing.TB, catalogURI string, edit func(*config.Config)) *env {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Catalog.URI = catalogURI
+	if edit != nil {
+		edit(cfg)
+	}
 	srv, err := server.New(context.Background(), server.Options{Config: cfg, AdminPassword: adminPW,
 		Logger: slog.New(slog.DiscardHandler), Out: io.Discard})
 	if err != nil {
