@@ -17,7 +17,6 @@ import (
 
 	"github.com/edp-data/edp/internal/metadb"
 	"github.com/edp-data/edp/internal/policy"
-	"github.com/edp-data/edp/internal/resilience"
 )
 
 // maxMetadataSize bounds the metadata file Register reads: real table
@@ -142,15 +141,8 @@ func (l *Lake) readMetadata(ctx context.Context, path string) (table.Metadata, e
 		size int64
 	)
 	if l.store != nil {
-		err := l.s3.Do(ctx, true, func(context.Context) error {
-			var err error
-			r, size, err = l.store.Open(ctx, path)
-			if errors.Is(err, os.ErrNotExist) {
-				return resilience.Permanent(err)
-			}
-			return err
-		})
-		if err != nil {
+		var err error
+		if r, size, err = (resilientSource{store: l.store, caller: l.s3}).Open(ctx, path); err != nil {
 			return nil, fmt.Errorf("read metadata: %w", err)
 		}
 	} else {
