@@ -259,10 +259,21 @@ func (l *Lake) Fetch(ctx context.Context, files []FileRef) (*Fetched, error) {
 
 func (l *Lake) fetchError(uri string, err error) error {
 	if errors.Is(err, filecache.ErrFull) || errors.Is(err, filecache.ErrTooLarge) {
-		return fmt.Errorf("read %s: the file cache (%d MiB) cannot hold the files this statement reads at once; raise cache.max_size: %w",
-			uri, l.cache.MaxBytes()>>20, err)
+		return fmt.Errorf("the file cache (%s) cannot hold the files this statement reads at once; raise cache.max_size: %w",
+			sizeString(l.cache.MaxBytes()), err)
 	}
 	return fmt.Errorf("read %s: %w", uri, err)
+}
+
+// sizeString renders a byte count in binary units.
+func sizeString(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 }
 
 // resilientSource opens objects for the file cache through the store's

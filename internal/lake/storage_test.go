@@ -90,3 +90,39 @@ func TestStoragePropertiesRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheUnderPressure runs queries on an S3 warehouse whose file cache
+// holds less than all the tables: each query's files are fetched, older
+// ones evicted; a query needing more than the whole cache at once fails
+// saying so, and the cache then serves the next query.
+func TestCacheUnderPressure(t *testing.T) {
+	ctx := adminCtx()
+	st := laketest.NewS3(t)
+	st.Storage.CacheBytes = 256 << 10
+	_, e := openEngine(t, st)
+	if err := run(ctx, e, "CREATE SCHEMA s"); err != nil {
+		t.Fatal(err)
+	}
+	// Three tables of about 100 KB each (random strings do not compress).
+	for _, name := range []string{"a", "b", "c"} {
+		q := "CREATE TABLE s." + name + " AS SELECT r AS id, md5(r::VARCHAR || '" + name + "') || md5(r::VARCHAR) AS v FROM range(4000) t(r)"
+		if err := run(ctx, e, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 2 {
+		for _, name := range []string{"a", "b", "c"} {
+			if got := count(t, e, "SELECT count(*), count(DISTINCT v) FROM s."+name); got != "4000 | 4000" {
+				t.Fatalf("round %d, s.%s: %s, want 4000 | 4000", round, name, got)
+			}
+		}
+	}
+	// All three at once need more than the cache holds.
+	err := run(ctx, e, "SELECT count(*) FROM s.a x JOIN s.b y ON x.id = y.id JOIN s.c z ON y.id = z.id")
+	if err == nil || !strings.Contains(err.Error(), "cache.max_size") {
+		t.Fatalf("a query over more files than the cache holds = %v, want an error naming cache.max_size", err)
+	}
+	if got := count(t, e, "SELECT count(*) FROM s.b"); got != "4000" {
+		t.Errorf("after the refused query: %s, want 4000", got)
+	}
+}
