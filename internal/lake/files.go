@@ -302,6 +302,15 @@ func (s resilientSource) Open(ctx context.Context, uri string) (io.ReadCloser, i
 	return r, size, err
 }
 
+// httpCaller guards each HTTP request to the object store: the circuit
+// breaker and its metrics, and a bound on the wait for response headers
+// (an upload part's or a download's first byte). It does not retry: the
+// AWS SDK retries requests, and storeCaller whole transfers.
+func httpCaller(opts Options) *resilience.Caller {
+	return resilience.New(resilience.Options{Name: "object_store_http", Timeout: 2 * time.Minute, MaxAttempts: 1,
+		OpenFor: opts.Storage.BreakerOpenFor, Logger: opts.Logger, Registerer: opts.Storage.Registerer})
+}
+
 // storeCaller is the resilience policy of object-store calls: transfers of
 // large files take minutes, so an attempt's timeout is long; the AWS SDK
 // retries individual requests underneath.

@@ -99,24 +99,26 @@ const DefaultCacheBytes = 10 << 30
 
 // Lake is an open catalog plus warehouse.
 type Lake struct {
-	db           *metadb.DB
-	cat          *sqlcat.Catalog
-	warehouse    string // the local directory; "" for a remote warehouse
-	whURI        string // the warehouse as a URI, without a trailing slash
-	localDir     string
-	store        *objstore.Store    // nil for a local warehouse
-	cache        *filecache.Cache   // nil for a local warehouse
-	s3           *resilience.Caller // object-store calls; nil for a local warehouse
-	stage        string             // this Lake's staging directory (remote)
-	stageLock    *os.File           // held while the staging directory is in use
-	cacheLock    *os.File           // holds the shared cache directory (remote)
-	privateCache string
-	privateLock  *os.File
-	ioProps      iceberg.Properties // the FileIO properties of the warehouse             // a cache of this Lake's own, removed on Close
-	authz        policy.Authorizer
-	log          *slog.Logger
-	onCommit     func(context.Context, CommitEvent)
-	tracer       trace.Tracer
+	db               *metadb.DB
+	cat              *sqlcat.Catalog
+	warehouse        string // the local directory; "" for a remote warehouse
+	whURI            string // the warehouse as a URI, without a trailing slash
+	localDir         string
+	store            *objstore.Store    // nil for a local warehouse
+	cache            *filecache.Cache   // nil for a local warehouse
+	s3               *resilience.Caller // object-store calls; nil for a local warehouse
+	stage            string             // this Lake's staging directory (remote)
+	stageLock        *os.File           // held while the staging directory is in use
+	cacheLock        *os.File           // holds the shared cache directory (remote)
+	privateCache     string
+	privateLock      *os.File
+	storeProps       iceberg.Properties // FileIO properties of a remote warehouse, with its HTTP client
+	unregisterClient func()
+	ioProps          iceberg.Properties // the FileIO properties of the warehouse             // a cache of this Lake's own, removed on Close
+	authz            policy.Authorizer
+	log              *slog.Logger
+	onCommit         func(context.Context, CommitEvent)
+	tracer           trace.Tracer
 }
 
 // Open opens (creating if needed) the catalog and the warehouse directory.
@@ -155,7 +157,7 @@ func Open(ctx context.Context, opts Options) (*Lake, error) {
 	// and gets table.ErrCommitFailed, which IsConflict recognises.
 	props := iceberg.Properties{"warehouse": l.whURI}
 	if l.store != nil {
-		maps.Copy(props, opts.Storage.Props)
+		maps.Copy(props, l.storeProps)
 	}
 	cat, err := sqlcat.NewCatalog("edp", db.DB, dialect, props)
 	// iceberg-go creates its tables with CREATE TABLE IF NOT EXISTS, which
@@ -265,7 +267,7 @@ func checkProperties(props map[string]string) error {
 
 // ioProperty reports a property name that configures a FileIO.
 func ioProperty(k string) bool {
-	for _, p := range []string{"s3.", "client.", "adls.", "gcs.", "hadoop.", "io-impl", "py-io-impl", "token", "credential", "warehouse"} {
+	for _, p := range []string{"s3.", "client.", "adls.", "gcs.", "hadoop.", "io-impl", "py-io-impl", "token", "credential", "warehouse", "edp.http"} {
 		if strings.HasPrefix(k, p) {
 			return true
 		}

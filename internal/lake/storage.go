@@ -6,12 +6,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/apache/iceberg-go"
 
 	"github.com/edp-data/edp/internal/filecache"
 	"github.com/edp-data/edp/internal/objstore"
@@ -65,8 +69,18 @@ func (l *Lake) openWarehouse(opts Options) error {
 	w := parseLocation(opts.Warehouse)
 	l.whURI = w.root + strings.TrimRight(w.path, "/")
 	l.localDir = opts.LocalDir
-	l.store = objstore.NewStore(opts.Storage.Props, opts.Storage.Encryption)
+	// Every request to the store, iceberg-go's metadata reads and writes
+	// included, goes through an HTTP client whose transport has the
+	// store's circuit breaker.
 	l.s3 = storeCaller(opts)
+	id, unregister := objstore.RegisterClient(&http.Client{Transport: httpCaller(opts).Transport(storeTransport())})
+	l.unregisterClient = unregister
+	l.storeProps = maps.Clone(opts.Storage.Props)
+	if l.storeProps == nil {
+		l.storeProps = iceberg.Properties{}
+	}
+	l.storeProps[objstore.ClientProperty] = id
+	l.store = objstore.NewStore(l.storeProps, opts.Storage.Encryption)
 	if err := l.openStage(); err != nil {
 		return err
 	}
@@ -195,8 +209,19 @@ func tryLock(path string) (f *os.File, ok bool, err error) {
 	return f, true, nil
 }
 
+// storeTransport is the HTTP transport under an object store's client:
+// enough idle connections per host for the transfers a lake runs at once.
+func storeTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 4 * transfers
+	return t
+}
+
 // closeStorage releases what openWarehouse set up.
 func (l *Lake) closeStorage() {
+	if l.unregisterClient != nil {
+		l.unregisterClient()
+	}
 	if l.cache != nil {
 		_ = l.cache.Close()
 	}

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/iceberg-go"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/edp-data/edp/internal/lake"
 	"github.com/edp-data/edp/internal/lake/laketest"
 )
@@ -125,4 +128,57 @@ func TestCacheUnderPressure(t *testing.T) {
 	if got := count(t, e, "SELECT count(*) FROM s.b"); got != "4000" {
 		t.Errorf("after the refused query: %s, want 4000", got)
 	}
+}
+
+// TestStoreCallsThroughBreaker: every request to an S3 warehouse, the
+// metadata iceberg-go writes and reads included, passes the object
+// store's circuit breaker and is counted.
+func TestStoreCallsThroughBreaker(t *testing.T) {
+	ctx := adminCtx()
+	st := laketest.NewS3(t)
+	reg := prometheus.NewRegistry()
+	l, err := lake.Open(ctx, st.Options(lake.Options{Storage: lake.Storage{Registerer: reg}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.CreateNamespace(ctx, "s", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	calls := func() float64 { return callCount(t, reg, "object_store_http", "ok") }
+	before := calls()
+	sc := iceberg.NewSchema(0, iceberg.NestedField{ID: 1, Name: "id", Type: iceberg.PrimitiveTypes.Int64})
+	if _, err := l.CreateTable(ctx, lake.Ident{Namespace: "s", Name: "t"}, sc, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.LoadTable(ctx, lake.Ident{Namespace: "s", Name: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if after := calls(); after < before+2 {
+		t.Errorf("object_store_http calls went from %v to %v over a create and a load, want the metadata write and read counted", before, after)
+	}
+}
+
+// callCount reads edp_external_calls_total for a target and outcome.
+func callCount(t *testing.T, reg *prometheus.Registry, target, outcome string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "edp_external_calls_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			if labels["target"] == target && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }

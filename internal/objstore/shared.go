@@ -2,13 +2,17 @@ package objstore
 
 import (
 	"context"
+	"net/http"
 	"net/url"
+	"strconv"
 	"slices"
 	"strings"
 	"sync"
 
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/io/gocloud/blobfs"
+	s3io "github.com/apache/iceberg-go/io/gocloud/s3"
+	"github.com/apache/iceberg-go/utils"
 	"gocloud.dev/blob"
 )
 
@@ -43,15 +47,60 @@ type sharedIO struct{ *blobfs.FileIO }
 
 func (sharedIO) Close() error { return nil }
 
+// ClientProperty names, in FileIO properties, an HTTP client registered
+// with RegisterClient that the bucket's S3 client sends its requests
+// through (edp's lakes register one whose transport has the object store's
+// circuit breaker).
+const ClientProperty = "edp.http-client"
+
+var (
+	clientsMu sync.Mutex
+	clients   = map[string]*http.Client{}
+	clientSeq int
+)
+
+// RegisterClient makes c available to FileIOs whose properties carry the
+// returned id under ClientProperty, until unregister is called. A bucket
+// opened with it keeps it for the life of the process.
+func RegisterClient(c *http.Client) (id string, unregister func()) {
+	clientsMu.Lock()
+	defer clientsMu.Unlock()
+	clientSeq++
+	id = strconv.Itoa(clientSeq)
+	clients[id] = c
+	return id, func() {
+		clientsMu.Lock()
+		delete(clients, id)
+		clientsMu.Unlock()
+	}
+}
+
 func sharedFileIO(ctx context.Context, parsed *url.URL, props map[string]string) (icebergio.IO, error) {
 	// Only storage properties pick the bucket's client: table properties
 	// that iceberg-go merges in must not multiply clients.
 	ioProps := storageProps(props)
-	key := parsed.Host + "\x00" + propsKey(ioProps)
+	clientID := props[ClientProperty]
+	key := parsed.Host + "\x00" + clientID + "\x00" + propsKey(ioProps)
 	sharedMu.Lock()
 	bucket, ok := sharedBuckets[key]
 	if !ok {
-		fsys, err := icebergio.LoadFS(context.Background(), ioProps, viaScheme+"://"+parsed.Host+"/")
+		bctx := context.Background()
+		clientsMu.Lock()
+		client := clients[clientID]
+		clientsMu.Unlock()
+		if client != nil {
+			// iceberg-go takes an AWS configuration from the context as
+			// the base it applies the properties to; its HTTP client is
+			// then the one the S3 client uses.
+			cfg, err := s3io.ParseAWSConfig(bctx, ioProps)
+			if err != nil {
+				sharedMu.Unlock()
+				return nil, err
+			}
+			cfg.HTTPClient = client
+			bctx = utils.WithAwsConfig(bctx, cfg)
+		}
+		fsys, err := icebergio.LoadFS(bctx, ioProps, viaScheme+"://"+parsed.Host+"/")
 		if err != nil {
 			sharedMu.Unlock()
 			return nil, err

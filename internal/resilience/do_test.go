@@ -3,6 +3,7 @@ package resilience_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -309,5 +310,22 @@ func TestNilRegistry(t *testing.T) {
 	c := resilience.New(opts)
 	if err := c.Do(context.Background(), true, func(context.Context) error { return nil }); err != nil {
 		t.Errorf("Do = %v, want nil", err)
+	}
+}
+
+// TestNestedCallersKeepErrors: a Caller's Do around work that itself went
+// through a Caller (an HTTP client with a Caller's Transport, say) returns
+// the whole error, not the innermost one stripped of what failed.
+func TestNestedCallersKeepErrors(t *testing.T) {
+	boom := errors.New("boom")
+	inner := resilience.New(resilience.Options{Name: "inner", MaxAttempts: 1})
+	outer := resilience.New(resilience.Options{Name: "outer", MaxAttempts: 2, InitialBackoff: time.Millisecond})
+	for _, idempotent := range []bool{true, false} {
+		err := outer.Do(context.Background(), true, func(ctx context.Context) error {
+			return fmt.Errorf("step: %w", inner.Do(ctx, idempotent, func(context.Context) error { return boom }))
+		})
+		if want := "outer: step: inner: boom"; err == nil || err.Error() != want || !errors.Is(err, boom) {
+			t.Errorf("nested Do (inner idempotent %v) = %v, want %q wrapping boom", idempotent, err, want)
+		}
 	}
 }

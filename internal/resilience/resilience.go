@@ -181,7 +181,7 @@ func (c *Caller) Do(ctx context.Context, idempotent bool, fn func(ctx context.Co
 		}
 		return struct{}{}, err
 	}
-	_, err := backoff.Retry(ctx, op, c.retryOptions(tries, nil)...)
+	_, err := retry(ctx, op, c.retryOptions(tries, nil)...)
 	c.metrics.observe(outcome(err))
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.opts.Name, err)
@@ -224,6 +224,20 @@ func (c *Caller) breakerError(err error) error {
 		return gone.err
 	}
 	return err
+}
+
+// retry is backoff.Retry without its leak: when the last allowed try
+// fails with a permanent error, Retry returns the *backoff.PermanentError
+// marker itself, and a Retry further out (a Caller's Do around an HTTP
+// client using a Caller's Transport) would find the marker deep in its
+// own error and return the bare inner error, dropping every wrapper that
+// said what failed.
+func retry[T any](ctx context.Context, op backoff.Operation[T], opts ...backoff.RetryOption) (T, error) {
+	res, err := backoff.Retry(ctx, op, opts...)
+	if pe, ok := err.(*backoff.PermanentError); ok {
+		err = pe.Unwrap()
+	}
+	return res, err
 }
 
 // retryOptions configures backoff.Retry; beforeRetry, when set, runs before

@@ -99,7 +99,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			last = nil
 		}
 	}
-	res, err := backoff.Retry(ctx, op, c.retryOptions(tries, discardLast)...)
+	res, err := retry(ctx, op, c.retryOptions(tries, discardLast)...)
 
 	var rs *retryStatus
 	if err != nil && errors.As(err, &rs) && last != nil {
