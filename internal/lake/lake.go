@@ -16,6 +16,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -480,7 +481,11 @@ func (l *Lake) DropTable(ctx context.Context, id Ident, purge, ifExists bool) er
 				} else if serr != nil || other != "" {
 					l.log.Warn("dropped table; its directory is shared with another table, so its files were kept", "table", id.String(), "other", other, "err", serr)
 				} else {
-					if perr := tbl.PurgeFiles(ctx); perr != nil {
+					// PurgeFiles deletes every file the metadata names, data
+					// or not; TableFS keeps it inside the table's directory.
+					own := table.New(tbl.Identifier(), tbl.Metadata(), tbl.MetadataLocation(),
+						func(ctx context.Context) (iceio.IO, error) { return l.TableFS(ctx, tbl) }, nil)
+					if perr := own.PurgeFiles(ctx); perr != nil {
 						l.log.Warn("dropped table but could not purge all files", "table", id.String(), "err", perr)
 					}
 					if rerr := l.removeDir(ctx, loc); rerr != nil {

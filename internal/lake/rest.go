@@ -317,8 +317,10 @@ func requiresCreate(reqs []table.Requirement) bool {
 }
 
 // action is the policy action a change needs: Write when it only adds
-// snapshots and points branches at them, Admin for anything else,
-// including moving a branch back to an older snapshot (a rollback).
+// snapshots and points branches at them, Admin for anything else:
+// moving a branch back to an older snapshot (a rollback), creating,
+// moving or retyping a tag, or setting any ref's retention — expiry
+// honours per-ref retention, so a writer could otherwise expire history.
 func (s *stagedChange) action(before, after table.Metadata) policy.Action {
 	for _, u := range s.updates {
 		if !writeActions[u.Action()] {
@@ -327,8 +329,21 @@ func (s *stagedChange) action(before, after table.Metadata) policy.Action {
 	}
 	for name, ref := range after.Refs() {
 		old, had := refOf(before, name)
-		if had && old.SnapshotID == ref.SnapshotID {
+		if had && old.Equals(ref) {
 			continue
+		}
+		if ref.SnapshotRefType != table.BranchRef {
+			return policy.Admin
+		}
+		// A new branch has no retention of its own; a moved one keeps its
+		// type and retention as they were.
+		if !had {
+			old = table.SnapshotRef{SnapshotID: ref.SnapshotID, SnapshotRefType: table.BranchRef}
+		}
+		moved := ref
+		moved.SnapshotID = old.SnapshotID
+		if !old.Equals(moved) {
+			return policy.Admin
 		}
 		if before.SnapshotByID(ref.SnapshotID) != nil {
 			return policy.Admin
@@ -366,7 +381,38 @@ func (l *Lake) checkChange(ctx context.Context, s *stagedChange, before, after t
 	if err := checkProperties(changed); err != nil {
 		return err
 	}
-	return l.checkNewSnapshots(ctx, s, before, after)
+	if err := l.checkNewStatistics(s.id, before, after); err != nil {
+		return err
+	}
+	return l.checkNewSnapshots(ctx, s.id, before, after)
+}
+
+// checkNewStatistics refuses statistics and partition-statistics files
+// outside the table's directory: a purge deletes every statistics file the
+// metadata names, even with gc.enabled=false, since they are not data.
+func (l *Lake) checkNewStatistics(id Ident, before, after table.Metadata) error {
+	old := map[string]bool{}
+	if before != nil {
+		for f := range before.Statistics() {
+			old[f.StatisticsPath] = true
+		}
+		for f := range before.PartitionStatistics() {
+			old[f.StatisticsPath] = true
+		}
+	}
+	var paths []string
+	for f := range after.Statistics() {
+		paths = append(paths, f.StatisticsPath)
+	}
+	for f := range after.PartitionStatistics() {
+		paths = append(paths, f.StatisticsPath)
+	}
+	for _, p := range paths {
+		if !old[p] && !l.ownsFile(after.Location(), p) {
+			return fmt.Errorf("%w: table %s: statistics file %s is outside the table's directory", ErrInvalid, id, p)
+		}
+	}
+	return nil
 }
 
 // checkNewLocation accepts a new table's location only inside the
@@ -387,20 +433,39 @@ func (l *Lake) checkNewLocation(ctx context.Context, id Ident, loc string) error
 
 // checkNewSnapshots reads the manifests a commit adds and refuses files
 // outside the table's directory: a snapshot naming another table's files,
-// or any file on the server, would let a later purge delete them.
-func (l *Lake) checkNewSnapshots(ctx context.Context, s *stagedChange, before, after table.Metadata) error {
-	root := parseLocation(after.Location())
-	inside := func(p string) bool {
-		q := parseLocation(p)
-		return q.root == root.root && nested(root.path, q.path)
-	}
+// or any file on the server, would make them readable under this table's
+// permissions and let a later purge or expiry delete them. A manifest is
+// new unless the snapshot's parent listed it — whatever snapshot it claims
+// to come from — and every entry is checked, of any status (purge and
+// expiry delete DELETED and EXISTING entries' files too), with the data
+// file a delete file refers to.
+func (l *Lake) checkNewSnapshots(ctx context.Context, id Ident, before, after table.Metadata) error {
+	inside := func(p string) bool { return l.ownsFile(after.Location(), p) }
 	var fs iceio.IO
+	known := map[int64]map[string]bool{} // manifests by the snapshot that listed them
+	listed := func(snapID int64) (map[string]bool, error) {
+		if m, ok := known[snapID]; ok {
+			return m, nil
+		}
+		m := map[string]bool{}
+		if snap := before.SnapshotByID(snapID); snap != nil {
+			mans, err := snap.Manifests(fs)
+			if err != nil {
+				return nil, fmt.Errorf("table %s: snapshot %d: read manifest list: %w", id, snapID, err)
+			}
+			for _, mf := range mans {
+				m[mf.FilePath()] = true
+			}
+		}
+		known[snapID] = m
+		return m, nil
+	}
 	for _, snap := range after.Snapshots() {
 		if before != nil && before.SnapshotByID(snap.SnapshotID) != nil {
 			continue
 		}
 		if !inside(snap.ManifestList) {
-			return fmt.Errorf("%w: table %s: snapshot %d's manifest list %s is outside the table's directory", ErrInvalid, s.id, snap.SnapshotID, snap.ManifestList)
+			return fmt.Errorf("%w: table %s: snapshot %d's manifest list %s is outside the table's directory", ErrInvalid, id, snap.SnapshotID, snap.ManifestList)
 		}
 		if fs == nil {
 			var err error
@@ -410,22 +475,32 @@ func (l *Lake) checkNewSnapshots(ctx context.Context, s *stagedChange, before, a
 		}
 		manifests, err := snap.Manifests(fs)
 		if err != nil {
-			return fmt.Errorf("%w: table %s: snapshot %d: read manifest list: %w", ErrInvalid, s.id, snap.SnapshotID, err)
+			return fmt.Errorf("%w: table %s: snapshot %d: read manifest list: %w", ErrInvalid, id, snap.SnapshotID, err)
+		}
+		carried := map[string]bool{}
+		if before != nil && snap.ParentSnapshotID != nil {
+			if carried, err = listed(*snap.ParentSnapshotID); err != nil {
+				return err
+			}
 		}
 		for _, m := range manifests {
-			if m.SnapshotID() != snap.SnapshotID {
-				continue // carried over from an earlier snapshot, checked then
+			if carried[m.FilePath()] {
+				continue // the parent listed it: checked when it was new
 			}
 			if !inside(m.FilePath()) {
-				return fmt.Errorf("%w: table %s: manifest %s is outside the table's directory", ErrInvalid, s.id, m.FilePath())
+				return fmt.Errorf("%w: table %s: manifest %s is outside the table's directory", ErrInvalid, id, m.FilePath())
 			}
-			entries, err := m.FetchEntries(fs, true)
+			entries, err := m.FetchEntries(fs, false)
 			if err != nil {
-				return fmt.Errorf("%w: table %s: read manifest %s: %w", ErrInvalid, s.id, m.FilePath(), err)
+				return fmt.Errorf("%w: table %s: read manifest %s: %w", ErrInvalid, id, m.FilePath(), err)
 			}
 			for _, e := range entries {
-				if e.Status() == iceberg.EntryStatusADDED && !inside(e.DataFile().FilePath()) {
-					return fmt.Errorf("%w: table %s: file %s is outside the table's directory", ErrInvalid, s.id, e.DataFile().FilePath())
+				df := e.DataFile()
+				if !inside(df.FilePath()) {
+					return fmt.Errorf("%w: table %s: file %s is outside the table's directory", ErrInvalid, id, df.FilePath())
+				}
+				if ref := df.ReferencedDataFile(); ref != nil && !inside(*ref) {
+					return fmt.Errorf("%w: table %s: delete file %s refers to %s, outside the table's directory", ErrInvalid, id, df.FilePath(), *ref)
 				}
 			}
 		}
