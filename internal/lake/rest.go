@@ -443,6 +443,7 @@ func (l *Lake) checkNewSnapshots(ctx context.Context, id Ident, before, after ta
 	inside := func(p string) bool { return l.ownsFile(after.Location(), p) }
 	var fs iceio.IO
 	known := map[int64]map[string]bool{} // manifests by the snapshot that listed them
+	checked := map[string]bool{}
 	listed := func(snapID int64) (map[string]bool, error) {
 		if m, ok := known[snapID]; ok {
 			return m, nil
@@ -484,9 +485,10 @@ func (l *Lake) checkNewSnapshots(ctx context.Context, id Ident, before, after ta
 			}
 		}
 		for _, m := range manifests {
-			if carried[m.FilePath()] {
-				continue // the parent listed it: checked when it was new
+			if carried[m.FilePath()] || checked[m.FilePath()] {
+				continue // the parent listed it (checked when it was new), or this call has
 			}
+			checked[m.FilePath()] = true
 			if !inside(m.FilePath()) {
 				return fmt.Errorf("%w: table %s: manifest %s is outside the table's directory", ErrInvalid, id, m.FilePath())
 			}
