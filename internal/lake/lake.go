@@ -118,6 +118,11 @@ type Lake struct {
 	log          *slog.Logger
 	onCommit     func(context.Context, CommitEvent)
 	tracer       trace.Tracer
+	// Test seams, set only by export_test.go: beforeSwap runs between a
+	// REST commit's staging and its catalog swap; commitTx commits a
+	// catalog transaction (tx.Commit when nil).
+	beforeSwap func()
+	commitFn   func(*sql.Tx) error
 }
 
 // Open opens (creating if needed) the catalog and the warehouse directory.

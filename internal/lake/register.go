@@ -276,8 +276,12 @@ func (l *Lake) inCatalogTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	commit := (*sql.Tx).Commit
+	if l.commitFn != nil {
+		commit = l.commitFn
+	}
+	if err := commit(tx); err != nil {
+		return fmt.Errorf("%w: %w", errCommitUnknown, err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"cmp"
 	"compress/gzip"
 	"context"
 	"database/sql"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -142,8 +144,13 @@ func (l *Lake) create(ctx context.Context, id Ident, meta table.Metadata) (Table
 		return TableState{}, err
 	}
 	if err := l.inCatalogTx(ctx, func(tx *sql.Tx) error { return l.insertRowTx(ctx, tx, id, loc, TableKind) }); err != nil {
-		l.removeFile(ctx, loc)
-		return TableState{}, err
+		landed, remove := l.settle(ctx, err, map[Ident]string{id: loc})
+		if remove {
+			l.removeFile(ctx, loc)
+		}
+		if !landed {
+			return TableState{}, err
+		}
 	}
 	return TableState{Metadata: meta, MetadataLocation: loc}, nil
 }
@@ -191,7 +198,23 @@ func (l *Lake) CommitTables(ctx context.Context, changes []TableChange) ([]Table
 		}
 	}
 	if err == nil {
+		if l.beforeSwap != nil {
+			l.beforeSwap()
+		}
 		err = l.swap(ctx, staged)
+	}
+	remove := true
+	if err != nil {
+		rows := map[Ident]string{}
+		for _, s := range staged {
+			if s != nil && s.written {
+				rows[s.id] = s.after.MetadataLocation
+			}
+		}
+		var landed bool
+		if landed, remove = l.settle(ctx, err, rows); landed {
+			err = nil
+		}
 	}
 	out := make([]TableState, len(changes))
 	for i, c := range changes {
@@ -217,7 +240,7 @@ func (l *Lake) CommitTables(ctx context.Context, changes []TableChange) ([]Table
 	}
 	if err != nil {
 		for _, s := range staged {
-			if s != nil && s.written {
+			if remove && s != nil && s.written {
 				l.removeFile(ctx, s.after.MetadataLocation)
 			}
 		}
@@ -511,12 +534,26 @@ func (l *Lake) checkNewSnapshots(ctx context.Context, id Ident, before, after ta
 }
 
 // swap makes every staged change current in one catalog transaction.
+// Rows are updated in one order (by name) whatever the request's, so two
+// transactions over the same tables lock them alike on PostgreSQL rather
+// than deadlock.
 func (l *Lake) swap(ctx context.Context, staged []*stagedChange) error {
+	ordered := slices.SortedFunc(slices.Values(staged), func(a, b *stagedChange) int {
+		return cmp.Or(cmp.Compare(a.id.Namespace, b.id.Namespace), cmp.Compare(a.id.Name, b.id.Name))
+	})
 	return l.inCatalogTx(ctx, func(tx *sql.Tx) error {
-		for _, s := range staged {
+		for _, s := range ordered {
 			switch {
 			case s.noop:
-				continue
+				// Its requirements were checked at staging, outside this
+				// transaction: the row must still be the one they were
+				// checked on. Setting it to itself locks it until commit.
+				res, err := tx.ExecContext(ctx, l.db.Rebind(`UPDATE iceberg_tables SET metadata_location = metadata_location
+					WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND metadata_location = ?`),
+					l.cat.Name(), s.id.Namespace, s.id.Name, s.before.MetadataLocation())
+				if err := oneRow(res, err); err != nil {
+					return fmt.Errorf("check metadata of %s: %w", s.id, err)
+				}
 			case s.before == nil:
 				if err := l.insertRowTx(ctx, tx, s.id, s.after.MetadataLocation, TableKind); err != nil {
 					if errors.Is(err, ErrTableExists) {
@@ -528,18 +565,57 @@ func (l *Lake) swap(ctx context.Context, staged []*stagedChange) error {
 				res, err := tx.ExecContext(ctx, l.db.Rebind(`UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ?
 					WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND metadata_location = ?`),
 					s.after.MetadataLocation, s.before.MetadataLocation(), l.cat.Name(), s.id.Namespace, s.id.Name, s.before.MetadataLocation())
-				if err != nil {
+				if err := oneRow(res, err); err != nil {
 					return fmt.Errorf("swap metadata of %s: %w", s.id, err)
-				}
-				if n, err := res.RowsAffected(); err != nil {
-					return fmt.Errorf("swap metadata of %s: %w", s.id, err)
-				} else if n == 0 {
-					return fmt.Errorf("%w: table %s was changed by another writer", ErrCommitFailed, s.id)
 				}
 			}
 		}
 		return nil
 	})
+}
+
+// oneRow checks that a guarded UPDATE matched its row: none means another
+// writer changed it first.
+func oneRow(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("%w: the table was changed by another writer", ErrCommitFailed)
+	}
+	return nil
+}
+
+// errCommitUnknown marks an error from a catalog transaction's COMMIT
+// itself (a lost connection, say): the commit may have landed.
+var errCommitUnknown = errors.New("catalog commit outcome unknown")
+
+// settle decides, after a catalog transaction that was to point each
+// table of rows at its new metadata file failed, whether the change
+// landed and whether the new files may be deleted. An error before COMMIT
+// changed nothing. After one from COMMIT the rows are read again: the
+// transaction was atomic, so one row without its new file (neither
+// current nor, after a later writer, previous) means none landed; a read
+// that fails leaves the outcome unknown and the files in place, for orphan
+// cleanup to judge later.
+func (l *Lake) settle(ctx context.Context, err error, rows map[Ident]string) (landed, remove bool) {
+	if !errors.Is(err, errCommitUnknown) {
+		return false, true
+	}
+	for id, loc := range rows {
+		var n int
+		if err := l.db.QueryRowContext(ctx, l.db.Rebind(`SELECT count(*) FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?
+			AND (metadata_location = ? OR previous_metadata_location = ?)`), l.cat.Name(), id.Namespace, id.Name, loc, loc).Scan(&n); err != nil {
+			l.log.Warn("catalog commit outcome unknown; keeping its metadata files", "table", id.String(), "err", err)
+			return false, false
+		}
+		if n == 0 {
+			return false, true
+		}
+	}
+	return true, false
 }
 
 // event describes a staged change for the audit log and metrics: the
