@@ -69,6 +69,10 @@ var writeActions = map[string]bool{
 	table.UpdateSetPartitionStatistics: true, table.UpdateRemovePartitionStatistics: true,
 }
 
+// ErrSetAndRemoved refuses a namespace-properties update that both sets
+// and removes one key (REST 422); it comes wrapped with ErrInvalid.
+var ErrSetAndRemoved = errors.New("property both set and removed")
+
 // StageTable builds the metadata of a new table without committing it: a
 // REST create with stage-create, which the client commits later with an
 // assert-create requirement. Field ids are assigned afresh (the request's
@@ -93,6 +97,13 @@ func (l *Lake) StageTable(ctx context.Context, id Ident, schema *iceberg.Schema,
 		return nil, fmt.Errorf("create table %s: %w", id, err)
 	} else if !ok {
 		return nil, fmt.Errorf("create table %s: %w: %s", id, ErrNoSuchNamespace, id.Namespace)
+	}
+	// Iceberg REST spec, createTable: a staged create of an existing name
+	// is 409 AlreadyExistsException too, not only its later commit.
+	if taken, err := l.nameTaken(ctx, id); err != nil {
+		return nil, fmt.Errorf("create table %s: %w", id, err)
+	} else if taken {
+		return nil, fmt.Errorf("create table %s: %w", id, ErrTableExists)
 	}
 	loc := strings.TrimSuffix(location, "/")
 	if loc == "" {
@@ -799,7 +810,7 @@ func (l *Lake) UpdateNamespaceProperties(ctx context.Context, ns string, removal
 	}
 	for _, k := range removals {
 		if _, ok := updates[k]; ok {
-			return catalog.PropertiesUpdateSummary{}, fmt.Errorf("%w: property %q is both set and removed", ErrInvalid, k)
+			return catalog.PropertiesUpdateSummary{}, fmt.Errorf("%w: %w: property %q", ErrInvalid, ErrSetAndRemoved, k)
 		}
 	}
 	sum, err := l.cat.UpdateNamespaceProperties(ctx, table.Identifier{ns}, removals, updates)

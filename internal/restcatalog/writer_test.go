@@ -308,3 +308,23 @@ func TestWriterCannotChangeRefRetentionOrTags(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanGoneWithItsTable: a plan stayed fetchable after its table was
+// dropped — planFor ignored whether the table still existed (review
+// finding 8).
+func TestPlanGoneWithItsTable(t *testing.T) {
+	w := newWriterEnv(t)
+	code, body := w.do("POST", "/iceberg/v1/edp/namespaces/f/tables/b/plan", w.token, `{}`)
+	var res struct {
+		PlanID string `json:"plan-id"`
+	}
+	if code != 200 || json.Unmarshal(body, &res) != nil || res.PlanID == "" {
+		t.Fatalf("plan f.b = %d %s", code, body)
+	}
+	if code, body := w.do("DELETE", "/iceberg/v1/edp/namespaces/f/tables/b", w.token, ""); code != 204 {
+		t.Fatalf("drop f.b = %d %s", code, body)
+	}
+	if code, body := w.do("GET", "/iceberg/v1/edp/namespaces/f/tables/b/plan/"+res.PlanID, w.token, ""); code != 404 {
+		t.Errorf("fetch a plan of a dropped table = %d %s, want 404", code, body)
+	}
+}
