@@ -16,6 +16,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -110,15 +111,20 @@ type Lake struct {
 	stage            string             // this Lake's staging directory (remote)
 	stageLock        *os.File           // held while the staging directory is in use
 	cacheLock        *os.File           // holds the shared cache directory (remote)
-	privateCache     string
+	privateCache     string             // a cache of this Lake's own, removed on Close
 	privateLock      *os.File
 	storeProps       iceberg.Properties // FileIO properties of a remote warehouse, with its HTTP client
 	unregisterClient func()
-	ioProps          iceberg.Properties // the FileIO properties of the warehouse             // a cache of this Lake's own, removed on Close
+	ioProps          iceberg.Properties // the FileIO properties of the warehouse
 	authz            policy.Authorizer
 	log              *slog.Logger
 	onCommit         func(context.Context, CommitEvent)
 	tracer           trace.Tracer
+	// Test seams, set only by export_test.go: beforeSwap runs between a
+	// REST commit's staging and its catalog swap; commitTx commits a
+	// catalog transaction (tx.Commit when nil).
+	beforeSwap func()
+	commitFn   func(*sql.Tx) error
 }
 
 // Open opens (creating if needed) the catalog and the warehouse directory.
@@ -482,7 +488,11 @@ func (l *Lake) DropTable(ctx context.Context, id Ident, purge, ifExists bool) er
 				} else if serr != nil || other != "" {
 					l.log.Warn("dropped table; its directory is shared with another table, so its files were kept", "table", id.String(), "other", other, "err", serr)
 				} else {
-					if perr := tbl.PurgeFiles(ctx); perr != nil {
+					// PurgeFiles deletes every file the metadata names, data
+					// or not; TableFS keeps it inside the table's directory.
+					own := table.New(tbl.Identifier(), tbl.Metadata(), tbl.MetadataLocation(),
+						func(ctx context.Context) (iceio.IO, error) { return l.TableFS(ctx, tbl) }, nil)
+					if perr := own.PurgeFiles(ctx); perr != nil {
 						l.log.Warn("dropped table but could not purge all files", "table", id.String(), "err", perr)
 					}
 					if rerr := l.removeDir(ctx, loc); rerr != nil {

@@ -110,6 +110,17 @@ func (l *Lake) register(ctx context.Context, id Ident, path string) (*table.Tabl
 	if !l.insideWarehouse(meta.Location()) {
 		return nil, fmt.Errorf("%w: %s names table location %q, outside the warehouse %s", ErrInvalid, path, meta.Location(), l.whURI)
 	}
+	// Metadata from elsewhere gets the checks a commit gets: nothing in it
+	// may point later commits, a purge or an expiry outside the table.
+	if err := checkProperties(meta.Properties()); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := l.checkNewStatistics(id, nil, meta); err != nil {
+		return nil, err
+	}
+	if err := l.checkNewSnapshots(ctx, id, nil, meta); err != nil {
+		return nil, err
+	}
 	// Two catalog entries over one directory would let one table's orphan
 	// cleanup or purge delete the other's files. (A missing namespace is
 	// the clearer error, so it is reported first.)
@@ -265,8 +276,12 @@ func (l *Lake) inCatalogTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	commit := (*sql.Tx).Commit
+	if l.commitFn != nil {
+		commit = l.commitFn
+	}
+	if err := commit(tx); err != nil {
+		return fmt.Errorf("%w: %w", errCommitUnknown, err)
 	}
 	return nil
 }

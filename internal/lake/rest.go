@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"cmp"
 	"compress/gzip"
 	"context"
 	"database/sql"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +69,10 @@ var writeActions = map[string]bool{
 	table.UpdateSetPartitionStatistics: true, table.UpdateRemovePartitionStatistics: true,
 }
 
+// ErrSetAndRemoved refuses a namespace-properties update that both sets
+// and removes one key (REST 422); it comes wrapped with ErrInvalid.
+var ErrSetAndRemoved = errors.New("property both set and removed")
+
 // StageTable builds the metadata of a new table without committing it: a
 // REST create with stage-create, which the client commits later with an
 // assert-create requirement. Field ids are assigned afresh (the request's
@@ -91,6 +97,13 @@ func (l *Lake) StageTable(ctx context.Context, id Ident, schema *iceberg.Schema,
 		return nil, fmt.Errorf("create table %s: %w", id, err)
 	} else if !ok {
 		return nil, fmt.Errorf("create table %s: %w: %s", id, ErrNoSuchNamespace, id.Namespace)
+	}
+	// Iceberg REST spec, createTable: a staged create of an existing name
+	// is 409 AlreadyExistsException too, not only its later commit.
+	if taken, err := l.nameTaken(ctx, id); err != nil {
+		return nil, fmt.Errorf("create table %s: %w", id, err)
+	} else if taken {
+		return nil, fmt.Errorf("create table %s: %w", id, ErrTableExists)
 	}
 	loc := strings.TrimSuffix(location, "/")
 	if loc == "" {
@@ -142,8 +155,13 @@ func (l *Lake) create(ctx context.Context, id Ident, meta table.Metadata) (Table
 		return TableState{}, err
 	}
 	if err := l.inCatalogTx(ctx, func(tx *sql.Tx) error { return l.insertRowTx(ctx, tx, id, loc, TableKind) }); err != nil {
-		l.removeFile(ctx, loc)
-		return TableState{}, err
+		landed, remove := l.settle(ctx, err, map[Ident]string{id: loc})
+		if remove {
+			l.removeFile(ctx, loc)
+		}
+		if !landed {
+			return TableState{}, err
+		}
 	}
 	return TableState{Metadata: meta, MetadataLocation: loc}, nil
 }
@@ -191,7 +209,23 @@ func (l *Lake) CommitTables(ctx context.Context, changes []TableChange) ([]Table
 		}
 	}
 	if err == nil {
+		if l.beforeSwap != nil {
+			l.beforeSwap()
+		}
 		err = l.swap(ctx, staged)
+	}
+	remove := true
+	if err != nil {
+		rows := map[Ident]string{}
+		for _, s := range staged {
+			if s != nil && s.written {
+				rows[s.id] = s.after.MetadataLocation
+			}
+		}
+		var landed bool
+		if landed, remove = l.settle(ctx, err, rows); landed {
+			err = nil
+		}
 	}
 	out := make([]TableState, len(changes))
 	for i, c := range changes {
@@ -217,7 +251,7 @@ func (l *Lake) CommitTables(ctx context.Context, changes []TableChange) ([]Table
 	}
 	if err != nil {
 		for _, s := range staged {
-			if s != nil && s.written {
+			if remove && s != nil && s.written {
 				l.removeFile(ctx, s.after.MetadataLocation)
 			}
 		}
@@ -317,8 +351,10 @@ func requiresCreate(reqs []table.Requirement) bool {
 }
 
 // action is the policy action a change needs: Write when it only adds
-// snapshots and points branches at them, Admin for anything else,
-// including moving a branch back to an older snapshot (a rollback).
+// snapshots and points branches at them, Admin for anything else:
+// moving a branch back to an older snapshot (a rollback), creating,
+// moving or retyping a tag, or setting any ref's retention — expiry
+// honours per-ref retention, so a writer could otherwise expire history.
 func (s *stagedChange) action(before, after table.Metadata) policy.Action {
 	for _, u := range s.updates {
 		if !writeActions[u.Action()] {
@@ -327,8 +363,21 @@ func (s *stagedChange) action(before, after table.Metadata) policy.Action {
 	}
 	for name, ref := range after.Refs() {
 		old, had := refOf(before, name)
-		if had && old.SnapshotID == ref.SnapshotID {
+		if had && old.Equals(ref) {
 			continue
+		}
+		if ref.SnapshotRefType != table.BranchRef {
+			return policy.Admin
+		}
+		// A new branch has no retention of its own; a moved one keeps its
+		// type and retention as they were.
+		if !had {
+			old = table.SnapshotRef{SnapshotID: ref.SnapshotID, SnapshotRefType: table.BranchRef}
+		}
+		moved := ref
+		moved.SnapshotID = old.SnapshotID
+		if !old.Equals(moved) {
+			return policy.Admin
 		}
 		if before.SnapshotByID(ref.SnapshotID) != nil {
 			return policy.Admin
@@ -366,7 +415,38 @@ func (l *Lake) checkChange(ctx context.Context, s *stagedChange, before, after t
 	if err := checkProperties(changed); err != nil {
 		return err
 	}
-	return l.checkNewSnapshots(ctx, s, before, after)
+	if err := l.checkNewStatistics(s.id, before, after); err != nil {
+		return err
+	}
+	return l.checkNewSnapshots(ctx, s.id, before, after)
+}
+
+// checkNewStatistics refuses statistics and partition-statistics files
+// outside the table's directory: a purge deletes every statistics file the
+// metadata names, even with gc.enabled=false, since they are not data.
+func (l *Lake) checkNewStatistics(id Ident, before, after table.Metadata) error {
+	old := map[string]bool{}
+	if before != nil {
+		for f := range before.Statistics() {
+			old[f.StatisticsPath] = true
+		}
+		for f := range before.PartitionStatistics() {
+			old[f.StatisticsPath] = true
+		}
+	}
+	var paths []string
+	for f := range after.Statistics() {
+		paths = append(paths, f.StatisticsPath)
+	}
+	for f := range after.PartitionStatistics() {
+		paths = append(paths, f.StatisticsPath)
+	}
+	for _, p := range paths {
+		if !old[p] && !l.ownsFile(after.Location(), p) {
+			return fmt.Errorf("%w: table %s: statistics file %s is outside the table's directory", ErrInvalid, id, p)
+		}
+	}
+	return nil
 }
 
 // checkNewLocation accepts a new table's location only inside the
@@ -387,20 +467,40 @@ func (l *Lake) checkNewLocation(ctx context.Context, id Ident, loc string) error
 
 // checkNewSnapshots reads the manifests a commit adds and refuses files
 // outside the table's directory: a snapshot naming another table's files,
-// or any file on the server, would let a later purge delete them.
-func (l *Lake) checkNewSnapshots(ctx context.Context, s *stagedChange, before, after table.Metadata) error {
-	root := parseLocation(after.Location())
-	inside := func(p string) bool {
-		q := parseLocation(p)
-		return q.root == root.root && nested(root.path, q.path)
-	}
+// or any file on the server, would make them readable under this table's
+// permissions and let a later purge or expiry delete them. A manifest is
+// new unless the snapshot's parent listed it — whatever snapshot it claims
+// to come from — and every entry is checked, of any status (purge and
+// expiry delete DELETED and EXISTING entries' files too), with the data
+// file a delete file refers to.
+func (l *Lake) checkNewSnapshots(ctx context.Context, id Ident, before, after table.Metadata) error {
+	inside := func(p string) bool { return l.ownsFile(after.Location(), p) }
 	var fs iceio.IO
+	known := map[int64]map[string]bool{} // manifests by the snapshot that listed them
+	checked := map[string]bool{}
+	listed := func(snapID int64) (map[string]bool, error) {
+		if m, ok := known[snapID]; ok {
+			return m, nil
+		}
+		m := map[string]bool{}
+		if snap := before.SnapshotByID(snapID); snap != nil {
+			mans, err := snap.Manifests(fs)
+			if err != nil {
+				return nil, fmt.Errorf("table %s: snapshot %d: read manifest list: %w", id, snapID, err)
+			}
+			for _, mf := range mans {
+				m[mf.FilePath()] = true
+			}
+		}
+		known[snapID] = m
+		return m, nil
+	}
 	for _, snap := range after.Snapshots() {
 		if before != nil && before.SnapshotByID(snap.SnapshotID) != nil {
 			continue
 		}
 		if !inside(snap.ManifestList) {
-			return fmt.Errorf("%w: table %s: snapshot %d's manifest list %s is outside the table's directory", ErrInvalid, s.id, snap.SnapshotID, snap.ManifestList)
+			return fmt.Errorf("%w: table %s: snapshot %d's manifest list %s is outside the table's directory", ErrInvalid, id, snap.SnapshotID, snap.ManifestList)
 		}
 		if fs == nil {
 			var err error
@@ -410,22 +510,33 @@ func (l *Lake) checkNewSnapshots(ctx context.Context, s *stagedChange, before, a
 		}
 		manifests, err := snap.Manifests(fs)
 		if err != nil {
-			return fmt.Errorf("%w: table %s: snapshot %d: read manifest list: %w", ErrInvalid, s.id, snap.SnapshotID, err)
+			return fmt.Errorf("%w: table %s: snapshot %d: read manifest list: %w", ErrInvalid, id, snap.SnapshotID, err)
+		}
+		carried := map[string]bool{}
+		if before != nil && snap.ParentSnapshotID != nil {
+			if carried, err = listed(*snap.ParentSnapshotID); err != nil {
+				return err
+			}
 		}
 		for _, m := range manifests {
-			if m.SnapshotID() != snap.SnapshotID {
-				continue // carried over from an earlier snapshot, checked then
+			if carried[m.FilePath()] || checked[m.FilePath()] {
+				continue // the parent listed it (checked when it was new), or this call has
 			}
+			checked[m.FilePath()] = true
 			if !inside(m.FilePath()) {
-				return fmt.Errorf("%w: table %s: manifest %s is outside the table's directory", ErrInvalid, s.id, m.FilePath())
+				return fmt.Errorf("%w: table %s: manifest %s is outside the table's directory", ErrInvalid, id, m.FilePath())
 			}
-			entries, err := m.FetchEntries(fs, true)
+			entries, err := m.FetchEntries(fs, false)
 			if err != nil {
-				return fmt.Errorf("%w: table %s: read manifest %s: %w", ErrInvalid, s.id, m.FilePath(), err)
+				return fmt.Errorf("%w: table %s: read manifest %s: %w", ErrInvalid, id, m.FilePath(), err)
 			}
 			for _, e := range entries {
-				if e.Status() == iceberg.EntryStatusADDED && !inside(e.DataFile().FilePath()) {
-					return fmt.Errorf("%w: table %s: file %s is outside the table's directory", ErrInvalid, s.id, e.DataFile().FilePath())
+				df := e.DataFile()
+				if !inside(df.FilePath()) {
+					return fmt.Errorf("%w: table %s: file %s is outside the table's directory", ErrInvalid, id, df.FilePath())
+				}
+				if ref := df.ReferencedDataFile(); ref != nil && !inside(*ref) {
+					return fmt.Errorf("%w: table %s: delete file %s refers to %s, outside the table's directory", ErrInvalid, id, df.FilePath(), *ref)
 				}
 			}
 		}
@@ -434,12 +545,26 @@ func (l *Lake) checkNewSnapshots(ctx context.Context, s *stagedChange, before, a
 }
 
 // swap makes every staged change current in one catalog transaction.
+// Rows are updated in one order (by name) whatever the request's, so two
+// transactions over the same tables lock them alike on PostgreSQL rather
+// than deadlock.
 func (l *Lake) swap(ctx context.Context, staged []*stagedChange) error {
+	ordered := slices.SortedFunc(slices.Values(staged), func(a, b *stagedChange) int {
+		return cmp.Or(cmp.Compare(a.id.Namespace, b.id.Namespace), cmp.Compare(a.id.Name, b.id.Name))
+	})
 	return l.inCatalogTx(ctx, func(tx *sql.Tx) error {
-		for _, s := range staged {
+		for _, s := range ordered {
 			switch {
 			case s.noop:
-				continue
+				// Its requirements were checked at staging, outside this
+				// transaction: the row must still be the one they were
+				// checked on. Setting it to itself locks it until commit.
+				res, err := tx.ExecContext(ctx, l.db.Rebind(`UPDATE iceberg_tables SET metadata_location = metadata_location
+					WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND metadata_location = ?`),
+					l.cat.Name(), s.id.Namespace, s.id.Name, s.before.MetadataLocation())
+				if err := oneRow(res, err); err != nil {
+					return fmt.Errorf("check metadata of %s: %w", s.id, err)
+				}
 			case s.before == nil:
 				if err := l.insertRowTx(ctx, tx, s.id, s.after.MetadataLocation, TableKind); err != nil {
 					if errors.Is(err, ErrTableExists) {
@@ -451,18 +576,57 @@ func (l *Lake) swap(ctx context.Context, staged []*stagedChange) error {
 				res, err := tx.ExecContext(ctx, l.db.Rebind(`UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ?
 					WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND metadata_location = ?`),
 					s.after.MetadataLocation, s.before.MetadataLocation(), l.cat.Name(), s.id.Namespace, s.id.Name, s.before.MetadataLocation())
-				if err != nil {
+				if err := oneRow(res, err); err != nil {
 					return fmt.Errorf("swap metadata of %s: %w", s.id, err)
-				}
-				if n, err := res.RowsAffected(); err != nil {
-					return fmt.Errorf("swap metadata of %s: %w", s.id, err)
-				} else if n == 0 {
-					return fmt.Errorf("%w: table %s was changed by another writer", ErrCommitFailed, s.id)
 				}
 			}
 		}
 		return nil
 	})
+}
+
+// oneRow checks that a guarded UPDATE matched its row: none means another
+// writer changed it first.
+func oneRow(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("%w: the table was changed by another writer", ErrCommitFailed)
+	}
+	return nil
+}
+
+// errCommitUnknown marks an error from a catalog transaction's COMMIT
+// itself (a lost connection, say): the commit may have landed.
+var errCommitUnknown = errors.New("catalog commit outcome unknown")
+
+// settle decides, after a catalog transaction that was to point each
+// table of rows at its new metadata file failed, whether the change
+// landed and whether the new files may be deleted. An error before COMMIT
+// changed nothing. After one from COMMIT the rows are read again: the
+// transaction was atomic, so one row without its new file (neither
+// current nor, after a later writer, previous) means none landed; a read
+// that fails leaves the outcome unknown and the files in place, for orphan
+// cleanup to judge later.
+func (l *Lake) settle(ctx context.Context, err error, rows map[Ident]string) (landed, remove bool) {
+	if !errors.Is(err, errCommitUnknown) {
+		return false, true
+	}
+	for id, loc := range rows {
+		var n int
+		if err := l.db.QueryRowContext(ctx, l.db.Rebind(`SELECT count(*) FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?
+			AND (metadata_location = ? OR previous_metadata_location = ?)`), l.cat.Name(), id.Namespace, id.Name, loc, loc).Scan(&n); err != nil {
+			l.log.Warn("catalog commit outcome unknown; keeping its metadata files", "table", id.String(), "err", err)
+			return false, false
+		}
+		if n == 0 {
+			return false, true
+		}
+	}
+	return true, false
 }
 
 // event describes a staged change for the audit log and metrics: the
@@ -646,7 +810,7 @@ func (l *Lake) UpdateNamespaceProperties(ctx context.Context, ns string, removal
 	}
 	for _, k := range removals {
 		if _, ok := updates[k]; ok {
-			return catalog.PropertiesUpdateSummary{}, fmt.Errorf("%w: property %q is both set and removed", ErrInvalid, k)
+			return catalog.PropertiesUpdateSummary{}, fmt.Errorf("%w: %w: property %q", ErrInvalid, ErrSetAndRemoved, k)
 		}
 	}
 	sum, err := l.cat.UpdateNamespaceProperties(ctx, table.Identifier{ns}, removals, updates)

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	iofs "io/fs"
 	"maps"
 	"net/http"
 	"net/url"
@@ -16,6 +18,8 @@ import (
 	"syscall"
 
 	"github.com/apache/iceberg-go"
+	iceio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/edp-data/edp/internal/filecache"
 	"github.com/edp-data/edp/internal/objstore"
@@ -290,4 +294,70 @@ func objectLocation(scheme, rest string) location {
 // inside it.
 func nested(parent, child string) bool {
 	return child == parent || strings.HasPrefix(child, strings.TrimRight(parent, "/")+"/")
+}
+
+// errNotTableFile refuses the deletion of a file outside a table's own
+// directory.
+var errNotTableFile = errors.New("not inside the table's directory")
+
+// ownsFile reports whether file lies inside the table directory tableLoc
+// and inside the warehouse: the only files edp deletes or accepts on a
+// table's behalf. Object keys with '.' or '..' segments are refused, as
+// insideWarehouse refuses them: a store that resolves them would put
+// t-1/../u-2/x in another table.
+func (l *Lake) ownsFile(tableLoc, file string) bool {
+	t, f := parseLocation(tableLoc), parseLocation(file)
+	return l.insideWarehouse(file) && t.root == f.root && !f.dots && f.path != t.path && nested(t.path, f.path)
+}
+
+// TableFS is the file system of tbl's files for deleting them: Remove
+// refuses any file outside the table's own directory (and the warehouse).
+// Purge and expiry delete what the metadata names, and metadata a client
+// wrote may name anything.
+func (l *Lake) TableFS(ctx context.Context, tbl *table.Table) (iceio.IO, error) {
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	loc := tbl.Location()
+	return ownFilesIO{IO: fs, owns: func(f string) bool { return l.ownsFile(loc, f) }}, nil
+}
+
+// ownFilesIO is an IO whose Remove deletes only the files owns accepts.
+type ownFilesIO struct {
+	iceio.IO
+	owns func(string) bool
+}
+
+func (o ownFilesIO) Remove(name string) error {
+	if !o.owns(name) {
+		return &iofs.PathError{Op: "remove", Path: name, Err: errNotTableFile}
+	}
+	return o.IO.Remove(name)
+}
+
+// Stat and ReadFile pass through, so that reads and sizes through
+// ownFilesIO cost what they cost through the store's own IO.
+func (o ownFilesIO) Stat(name string) (iofs.FileInfo, error) {
+	if st, ok := o.IO.(iceio.StatIO); ok {
+		return st.Stat(name)
+	}
+	f, err := o.IO.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Stat()
+}
+
+func (o ownFilesIO) ReadFile(name string) ([]byte, error) {
+	if r, ok := o.IO.(iceio.ReadFileIO); ok {
+		return r.ReadFile(name)
+	}
+	f, err := o.IO.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

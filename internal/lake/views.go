@@ -86,7 +86,13 @@ func (l *Lake) createView(ctx context.Context, id Ident, schema *iceberg.Schema,
 		return ViewState{}, err
 	}
 	if err := l.inCatalogTx(ctx, func(tx *sql.Tx) error { return l.insertRowTx(ctx, tx, id, loc, ViewKind) }); err != nil {
-		l.removeFile(ctx, loc)
+		landed, remove := l.settle(ctx, err, map[Ident]string{id: loc})
+		if remove {
+			l.removeFile(ctx, loc)
+		}
+		if landed {
+			return ViewState{Metadata: meta, MetadataLocation: loc}, nil
+		}
 		if errors.Is(err, ErrTableExists) {
 			// The name is taken by a table or a view; say which.
 			if ok, _ := l.cat.CheckViewExists(ctx, id.iceberg()); ok {
@@ -313,8 +319,13 @@ func (l *Lake) commitView(ctx context.Context, id Ident, reqs []view.Requirement
 		return nil
 	})
 	if err != nil {
-		l.removeFile(ctx, loc)
-		return ViewState{}, err
+		landed, remove := l.settle(ctx, err, map[Ident]string{id: loc})
+		if remove {
+			l.removeFile(ctx, loc)
+		}
+		if !landed {
+			return ViewState{}, err
+		}
 	}
 	return ViewState{Metadata: next.Metadata, MetadataLocation: loc}, nil
 }

@@ -103,7 +103,9 @@ func expire(ctx context.Context, l *lake.Lake, id lake.Ident, opts Options, pol 
 	if err != nil {
 		return err
 	}
-	fs, err := before.FS(ctx)
+	// Expiry deletes what the old metadata names; TableFS refuses files
+	// outside the table's directory, which a client's commit may name.
+	fs, err := l.TableFS(ctx, before)
 	if err != nil {
 		return err
 	}
@@ -112,7 +114,8 @@ func expire(ctx context.Context, l *lake.Lake, id lake.Ident, opts Options, pol 
 		if !opts.DryRun {
 			if err := fs.Remove(f); err != nil && !errors.Is(err, iofs.ErrNotExist) {
 				// The metadata no longer names the file, so orphan cleanup
-				// removes it later.
+				// removes it later; one outside the table's directory
+				// (refused by TableFS) is not the table's to delete.
 				opts.Logger.Warn("could not delete a file of an expired snapshot", "table", id.String(), "file", f, "err", err)
 				continue
 			}

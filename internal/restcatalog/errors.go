@@ -22,6 +22,7 @@ var (
 	errNoSuchPlan    = errors.New("no such plan")
 	errNoSuchWarehse = errors.New("no such warehouse")
 	errNotFound      = errors.New("not found")
+	errPlanStoreFull = errors.New("too many scan plans held")
 )
 
 // badRequest is a 400 with a message.
@@ -76,12 +77,13 @@ var errorRules = []errorRule{
 	{http.StatusConflict, "NamespaceNotEmptyException", is(lake.ErrNamespaceInUse)},
 	{http.StatusConflict, "AlreadyExistsException", is(lake.ErrTableExists, lake.ErrNamespaceExists, lake.ErrViewExists)},
 	{http.StatusNotAcceptable, "UnsupportedOperationException", is(errUnsupported, iceberg.ErrNotImplemented)},
+	{http.StatusUnprocessableEntity, "UnprocessableEntityException", is(lake.ErrSetAndRemoved)},
 	{http.StatusBadRequest, "BadRequestException", func(err error) bool {
 		var mb *http.MaxBytesError
 		return errors.Is(err, errBadRequest) || errors.Is(err, lake.ErrInvalid) ||
 			errors.Is(err, iceberg.ErrInvalidArgument) || errors.As(err, &mb)
 	}},
-	{http.StatusServiceUnavailable, "ServiceUnavailableException", is(context.DeadlineExceeded, context.Canceled)},
+	{http.StatusServiceUnavailable, "ServiceUnavailableException", is(context.DeadlineExceeded, context.Canceled, errPlanStoreFull)},
 }
 
 // classify maps err to the response the spec prescribes. Errors no rule

@@ -37,8 +37,8 @@ func TestErrors(t *testing.T) {
 	const tbl = "/iceberg/v1/edp/namespaces/s/tables/t"
 	tests := []struct {
 		name, method, path, token, body string
-		status                           int
-		typ                              string
+		status                          int
+		typ                             string
 	}{
 		{"unknown namespace", "GET", "/iceberg/v1/edp/namespaces/nope", e.token, "", 404, "NoSuchNamespaceException"},
 		{"unknown table", "GET", "/iceberg/v1/edp/namespaces/s/tables/nope", e.token, "", 404, "NoSuchTableException"},
@@ -67,6 +67,12 @@ func TestErrors(t *testing.T) {
 		{"reader commits", "POST", tbl, reader, `{"requirements": [], "updates": [{"action": "set-properties", "updates": {"a": "b"}}]}`, 403, "ForbiddenException"},
 		{"incremental plan", "POST", tbl + "/plan", e.token, `{"start-snapshot-id": 1, "end-snapshot-id": 2}`, 406, "UnsupportedOperationException"},
 		{"unknown plan", "GET", tbl + "/plan/abc", e.token, "", 404, "NoSuchPlanIdException"},
+		// Spec, createTable: an existing name is 409 for a staged create too.
+		{"stage-create of an existing table", "POST", "/iceberg/v1/edp/namespaces/s/tables", e.token,
+			`{"name": "t", "stage-create": true, "schema": {"type": "struct", "schema-id": 0, "fields": [{"id": 1, "name": "x", "type": "long", "required": false}]}}`, 409, "AlreadyExistsException"},
+		// Spec, updateProperties: a key both removed and set is 422.
+		{"property both set and removed", "POST", "/iceberg/v1/edp/namespaces/s/properties", e.token,
+			`{"removals": ["a"], "updates": {"a": "b"}}`, 422, "UnprocessableEntityException"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

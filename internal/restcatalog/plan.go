@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -35,8 +34,12 @@ const (
 	tasksPerPlanTask = 1000
 	// planTTL is how long a plan's tasks can be fetched.
 	planTTL = 10 * time.Minute
-	// maxPlans bounds the plans kept at once; the oldest go first.
-	maxPlans = 1000
+	// maxPlans bounds the plans kept at once, maxPlansPerPrincipal those
+	// of one principal, and maxPlanTasks the file scan tasks all plans
+	// hold (a task takes about a kilobyte encoded, so ~250 MB).
+	maxPlans             = 1000
+	maxPlansPerPrincipal = 100
+	maxPlanTasks         = 250_000
 )
 
 // planTableScanRequest is the spec's PlanTableScanRequest.
@@ -72,6 +75,7 @@ type plan struct {
 	table     lake.Ident
 	principal string
 	created   time.Time
+	tasks     int // file scan tasks held, inline and in chunks
 	inline    scanTasks
 	chunks    map[string]scanTasks // by plan task
 }
@@ -113,7 +117,7 @@ func (s *Server) planTableScan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("%w: plan scan of %s: %w", errBadRequest, id, err)
 	}
-	p := &plan{id: newPlanID(), table: id, created: time.Now(), chunks: map[string]scanTasks{}}
+	p := &plan{id: newPlanID(), table: id, created: time.Now(), tasks: len(tasks), chunks: map[string]scanTasks{}}
 	if pr, ok := auth.FromContext(ctx); ok {
 		p.principal = pr.Name
 	}
@@ -133,7 +137,9 @@ func (s *Server) planTableScan(w http.ResponseWriter, r *http.Request) error {
 			p.inline.PlanTasks = append(p.inline.PlanTasks, pt)
 		}
 	}
-	s.plans.put(p)
+	if err := s.plans.put(p); err != nil {
+		return err
+	}
 	notes := audit.NotesFrom(ctx)
 	notes.Detail("plan_id", p.id)
 	notes.Detail("files", len(tasks))
@@ -185,8 +191,13 @@ func (s *Server) findPlan(r *http.Request) (*plan, error) {
 // authorized again: a plan names files, and access may have been revoked
 // since it was made.
 func (s *Server) planFor(ctx context.Context, id lake.Ident, planID string) (*plan, error) {
-	if _, err := s.lake.TableExists(ctx, id); err != nil {
+	if ok, err := s.lake.TableExists(ctx, id); err != nil {
 		return nil, err
+	} else if !ok {
+		// The table was dropped: its plans name files a purge may have
+		// deleted, and authorization can no longer be judged.
+		s.plans.remove(planID)
+		return nil, fmt.Errorf("%w: %s", lake.ErrNoSuchTable, id)
 	}
 	p := s.plans.get(planID)
 	name := ""
@@ -205,15 +216,28 @@ func newPlanID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (ps *planStore) put(p *plan) {
+// put keeps p, or refuses it with errPlanStoreFull when its principal
+// holds maxPerPrincipal plans or the store would hold more than maxPlans
+// plans or maxTasks tasks.
+func (ps *planStore) put(p *plan) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	ps.expire(p.created)
-	if len(ps.plans) >= maxPlans {
-		oldest := slices.MinFunc(slices.Collect(maps.Values(ps.plans)), func(a, b *plan) int { return a.created.Compare(b.created) })
-		delete(ps.plans, oldest.id)
+	mine := 0
+	for _, q := range ps.plans {
+		if q.principal == p.principal {
+			mine++
+		}
+	}
+	switch {
+	case mine >= ps.maxPerPrincipal:
+		return fmt.Errorf("%w: %d plans of yours are held; fetch or cancel them, or wait %s for them to expire", errPlanStoreFull, mine, planTTL)
+	case len(ps.plans) >= ps.maxPlans || ps.tasks+p.tasks > ps.maxTasks:
+		return fmt.Errorf("%w: the server holds as many planned tasks as it may; try again later", errPlanStoreFull)
 	}
 	ps.plans[p.id] = p
+	ps.tasks += p.tasks
+	return nil
 }
 
 func (ps *planStore) get(id string) *plan {
@@ -225,15 +249,23 @@ func (ps *planStore) get(id string) *plan {
 
 func (ps *planStore) remove(id string) {
 	ps.mu.Lock()
-	delete(ps.plans, id)
+	ps.drop(id)
 	ps.mu.Unlock()
 }
 
 func (ps *planStore) expire(now time.Time) {
 	for id, p := range ps.plans {
 		if now.Sub(p.created) > planTTL {
-			delete(ps.plans, id)
+			ps.drop(id)
 		}
+	}
+}
+
+// drop forgets plan id; ps.mu is held.
+func (ps *planStore) drop(id string) {
+	if p, ok := ps.plans[id]; ok {
+		ps.tasks -= p.tasks
+		delete(ps.plans, id)
 	}
 }
 

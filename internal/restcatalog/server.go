@@ -320,6 +320,13 @@ func page[T any](r *http.Request, items []T, key func(T) string) ([]T, *string, 
 type planStore struct {
 	mu    sync.Mutex
 	plans map[string]*plan
+	// Plans hold every task in memory until fetched or expired, so what
+	// they hold is bounded per principal and in total; beyond that a new
+	// plan is refused rather than another principal's evicted.
+	maxPlans, maxPerPrincipal, maxTasks int
+	tasks                               int // file scan tasks held now
 }
 
-func newPlanStore() *planStore { return &planStore{plans: map[string]*plan{}} }
+func newPlanStore() *planStore {
+	return &planStore{plans: map[string]*plan{}, maxPlans: maxPlans, maxPerPrincipal: maxPlansPerPrincipal, maxTasks: maxPlanTasks}
+}

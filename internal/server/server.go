@@ -19,7 +19,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/edp-data/edp/internal/api"
-	"github.com/edp-data/edp/internal/restcatalog"
 	"github.com/edp-data/edp/internal/audit"
 	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/config"
@@ -28,6 +27,7 @@ import (
 	"github.com/edp-data/edp/internal/maintain"
 	"github.com/edp-data/edp/internal/query"
 	"github.com/edp-data/edp/internal/resilience"
+	"github.com/edp-data/edp/internal/restcatalog"
 	"github.com/edp-data/edp/internal/telemetry"
 )
 
