@@ -173,6 +173,8 @@ func TestBadValues(t *testing.T) {
 		{"load.target_file_size", "100KB", "use at least 1MB"},
 		{"load.target_file_size", "big", "is not a size"},
 		{"output", "xlsx", "use one of auto, table, csv, json, jsonl, parquet"},
+		{"kafka.brokers", "k1:9092,k2", "not host:port"},
+		{"kafka.sasl.mechanism", "GSSAPI", "use one of , PLAIN, SCRAM-SHA-256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
@@ -217,6 +219,9 @@ func TestBadValues(t *testing.T) {
 		c.OIDC.RoleMap = "analysts=superuser"
 		c.OTLP.Endpoint = "localhost:4318"
 		c.Maintain.Interval = -time.Second
+		c.Kafka.Brokers = "localhost"
+		c.Kafka.SASLMechanism = "GSSAPI"
+		c.Stream.CommitInterval = -time.Second
 		c.Server = "edp.example.com"
 		err := c.Validate()
 		if err == nil {
@@ -224,7 +229,8 @@ func TestBadValues(t *testing.T) {
 		}
 		// Free-form values and booleans have no invalid value in code.
 		free := map[string]bool{"tls.cert": true, "tls.key": true, "tls.self_signed": true,
-			"oidc.audience": true, "oidc.username_claim": true, "oidc.roles_claim": true, "token": true}
+			"oidc.audience": true, "oidc.username_claim": true, "oidc.roles_claim": true, "token": true,
+			"kafka.sasl.user": true, "kafka.sasl.password": true, "kafka.tls": true, "kafka.tls_ca": true}
 		for _, s := range Settings() {
 			if free[s.Key] {
 				continue
@@ -633,6 +639,13 @@ func TestBind(t *testing.T) {
 		{"oidc-role-map", "string"},
 		{"maintain-interval", "duration"},
 		{"otlp-endpoint", "string"},
+		{"kafka-brokers", "string"},
+		{"kafka-sasl-mechanism", "string"},
+		{"kafka-sasl-user", "string"},
+		{"kafka-sasl-password", "string"},
+		{"kafka-tls", "bool"},
+		{"kafka-tls-ca", "string"},
+		{"stream-interval", "duration"},
 		{"server", "string"},
 		{"token", "string"},
 	}
