@@ -73,7 +73,11 @@ func (p *Pipeline) deadLetters(ctx context.Context, live []tp, bad []badRecord) 
 	}
 	next := done.Clone()
 	for _, key := range live {
-		next.Set(key.topic, key.partition, p.parts[key].next)
+		// Never backwards: a batch re-read after a crash may end before
+		// dead letters already written.
+		if off, ok := done.Get(key.topic, key.partition); !ok || off < p.parts[key].next {
+			next.Set(key.topic, key.partition, p.parts[key].next)
+		}
 	}
 	// As for the table itself: commit only onto the state the offsets
 	// were read from; a lost race retries the whole batch.

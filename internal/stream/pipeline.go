@@ -156,6 +156,8 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	p.cl = cl
 	crashed := false
 	defer func() {
+		// Leaving the group waits for a blocked rebalance to be allowed.
+		cl.AllowRebalance()
 		if crashed {
 			// A crash leaves no goodbye: the group notices by session
 			// timeout. Closing without committing is the closest a test
