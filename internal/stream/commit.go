@@ -341,8 +341,9 @@ func (p *Pipeline) decode(tbl *table.Table, recs []*kgo.Record) (cols []column, 
 		start = tableColumns(tbl.Schema())
 	}
 	policy := p.spec.OnSchemaChange
-	if p.spec.Transform != "" {
-		// The transform's output is what meets the table's policy.
+	if p.spec.Transform != "" || tbl == nil {
+		// The transform's output is what meets the table's policy; and
+		// the first batch makes the table.
 		policy = SchemaEvolve
 	}
 	d := newDecoder(start, policy)

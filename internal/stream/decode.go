@@ -125,9 +125,11 @@ func (d *decoder) decode(value []byte, row []any) ([]any, error) {
 			return nil, err
 		}
 	}
-	// New fields become columns in name order, so a table's columns do
-	// not depend on map iteration.
-	slices.Sort(unknown)
+	// New fields become columns in the order the record has them, not
+	// in map order.
+	if len(unknown) > 1 {
+		unknown = inRecordOrder(value, unknown)
+	}
 	for _, k := range unknown {
 		switch d.policy {
 		case SchemaIgnore:
@@ -145,6 +147,44 @@ func (d *decoder) decode(value []byte, row []any) ([]any, error) {
 		}
 	}
 	return row, nil
+}
+
+// inRecordOrder orders keys as the top-level object in value has them.
+func inRecordOrder(value []byte, keys []string) []string {
+	pos := map[string]int{}
+	dec := json.NewDecoder(bytes.NewReader(value))
+	depth, i := 0, 0
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			if tok == '{' || tok == '[' {
+				depth++
+			} else {
+				depth--
+			}
+			expectKey = depth == 1 && tok == '{'
+			continue
+		case string:
+			if depth == 1 && expectKey {
+				if _, ok := pos[tok]; !ok {
+					pos[tok] = i
+					i++
+				}
+				expectKey = false
+				continue
+			}
+		}
+		if depth == 1 {
+			expectKey = true
+		}
+	}
+	slices.SortStableFunc(keys, func(a, b string) int { return pos[a] - pos[b] })
+	return keys
 }
 
 func (d *decoder) set(row []any, i int, name string, v any) error {

@@ -104,6 +104,10 @@ func coerce(v any, k kind) any {
 	switch x := v.(type) {
 	case nil:
 		return nil
+	case []byte:
+		if x == nil {
+			return nil // a tombstone's value is NULL, not empty
+		}
 	case int64:
 		switch k {
 		case kDouble:
@@ -211,8 +215,9 @@ func (w *writer) materialize(ctx context.Context, cols []column, nrows int, fina
 		if err := w.setBatchView(ctx, cols, nil, i); err != nil {
 			return nil, err
 		}
-		var n int64
-		if err := w.conn.QueryRowContext(ctx, "SELECT count(*) FROM ("+final()+")").Scan(&n); err != nil {
+		// Materialized, not counted: DuckDB prunes the columns of a
+		// count(*) and would skip the very casts being tried.
+		if _, err := w.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE __edp_probe AS "+final()); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
