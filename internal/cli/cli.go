@@ -78,7 +78,7 @@ batch loading and zero setup: data lives in ./edp-data unless told otherwise.`,
 	config.Bind(root.PersistentFlags())
 	root.AddCommand(a.sqlCmd(), a.loadCmd(), a.demoCmd(), a.configCmd(), a.namespaceCmd(), a.tableCmd(),
 		a.serveCmd(), a.userCmd(), a.apikeyCmd(), a.auditCmd(), a.loginCmd(), a.logoutCmd(),
-		a.backupCmd(), a.restoreCmd(), a.maintainCmd(), a.catalogCmd(), a.kafkaCmd())
+		a.backupCmd(), a.restoreCmd(), a.maintainCmd(), a.catalogCmd(), a.kafkaCmd(), a.streamCmd())
 	return root
 }
 

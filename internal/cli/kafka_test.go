@@ -57,3 +57,36 @@ func TestKafkaCommands(t *testing.T) {
 		t.Errorf("kafka topics list without brokers: exit %d, stderr %q, want an error naming kafka.brokers", code, errs)
 	}
 }
+
+func TestStreamCommands(t *testing.T) {
+	dir := t.TempDir()
+	out := mustEdp(t, dir, "stream", "create", "orders", "--topic", "orders", "--table", "raw.orders", "--commit-interval", "2s", "--on-bad-record", "skip")
+	if !strings.Contains(out, "orders → raw.orders (every 2s)") {
+		t.Errorf("create printed %q", out)
+	}
+	if code, _, errs := edp(t, dir, "", "stream", "create", "orders", "--topic", "x", "--table", "raw.x"); code == 0 || !strings.Contains(errs, "already exists") {
+		t.Errorf("second create: exit %d, stderr %q, want already exists", code, errs)
+	}
+	if code, _, errs := edp(t, dir, "", "stream", "create", "bad", "--table", "raw.x"); code == 0 || !strings.Contains(errs, "no source topic") {
+		t.Errorf("create without topic: exit %d, stderr %q", code, errs)
+	}
+	mustEdp(t, dir, "stream", "pause", "orders")
+	if out := mustEdp(t, dir, "stream", "list"); !strings.Contains(out, "raw.orders") || !strings.Contains(out, "paused") {
+		t.Errorf("list after pause = %q, want orders paused", out)
+	}
+	mustEdp(t, dir, "stream", "resume", "orders")
+	var info struct {
+		Spec   map[string]any
+		Paused bool
+	}
+	if err := json.Unmarshal([]byte(mustEdp(t, dir, "stream", "status", "orders", "--json")), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Paused || info.Spec["on_bad_record"] != "skip" || info.Spec["commit_interval"] != "2s" {
+		t.Errorf("status = %+v, want resumed, skip, 2s", info)
+	}
+	mustEdp(t, dir, "stream", "delete", "orders")
+	if code, _, errs := edp(t, dir, "", "stream", "status", "orders"); code == 0 || !strings.Contains(errs, "no such pipeline") {
+		t.Errorf("status after delete: exit %d, stderr %q", code, errs)
+	}
+}

@@ -1,10 +1,16 @@
 package server
 
 import (
+	"context"
+	"log/slog"
+	"path/filepath"
 	"strings"
 
+	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/config"
 	"github.com/edp-data/edp/internal/kafka"
+	"github.com/edp-data/edp/internal/stream"
+	"github.com/edp-data/edp/internal/telemetry"
 )
 
 // KafkaCluster turns the kafka.* settings into the cluster that edp kafka
@@ -25,4 +31,23 @@ func KafkaCluster(cfg *config.Config) (c kafka.Cluster, ok bool) {
 	c.TLS = cfg.Kafka.TLS
 	c.CAFile = cfg.Kafka.TLSCA
 	return c, true
+}
+
+// streamPrincipal is who stream pipelines commit as: the server itself,
+// acting for the admins who created them (creating one needs admin on
+// its table).
+var streamPrincipal = auth.Principal{Name: "edp-stream", Roles: []string{auth.RoleAdmin}}
+
+// newStreams opens the pipeline store and the manager that runs it.
+func newStreams(ctx context.Context, cfg *config.Config, plat *Platform, metrics *telemetry.Metrics, log *slog.Logger) (*stream.Manager, error) {
+	store, err := stream.OpenStore(ctx, plat.Lake.MetaDB(), nil)
+	if err != nil {
+		return nil, err
+	}
+	cluster, _ := KafkaCluster(cfg)
+	deps := stream.Deps{
+		Lake: plat.Lake, Cluster: cluster, TempDir: filepath.Join(plat.TempDir(), "stream"), Logger: log,
+		Metrics: stream.NewMetrics(metrics.Registry(), log), TargetFileSize: cfg.Load.TargetFileSize,
+	}
+	return stream.NewManager(store, deps, cfg.Stream.CommitInterval), nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/edp-data/edp/internal/maintain"
 	"github.com/edp-data/edp/internal/query"
 	"github.com/edp-data/edp/internal/resilience"
+	"github.com/edp-data/edp/internal/stream"
 	"github.com/edp-data/edp/internal/telemetry"
 )
 
@@ -57,6 +58,7 @@ type Server struct {
 	tokens  *auth.Tokens
 	jobs    *jobs.Manager
 	maint   *maintain.Scheduler
+	streams *stream.Manager
 	metrics *telemetry.Metrics
 	tracer  trace.TracerProvider
 	stopTP  func(context.Context) error
@@ -147,6 +149,10 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	// Table maintenance runs as jobs, on a schedule and per table policy.
 	s.maint = maintain.NewScheduler(s.plat.Lake, s.jobs, maintain.SchedulerOptions{Logger: s.log, Interval: cfg.Maintain.Interval,
 		Maintain: maintain.Options{TempDir: s.plat.TempDir(), MemoryLimit: cfg.Query.MemoryLimit, Threads: cfg.Query.Threads, Logger: s.log}})
+	// Stream pipelines: stored in the metadata database, run by Run.
+	if s.streams, err = newStreams(ctx, cfg, s.plat, s.metrics, s.log); err != nil {
+		return nil, err
+	}
 	s.api, err = api.New(api.Options{
 		Lake:       s.plat.Lake,
 		Engine:     s.engine,
@@ -158,6 +164,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		AuditKey:   s.plat.AuditKey.Public().(ed25519.PublicKey),
 		Jobs:       s.jobs,
 		Maintainer: s.maint,
+		Streams:    s.streams,
 		Metrics:    s.metrics,
 		Tracer:     s.tracer,
 		Logger:     s.log,
@@ -378,6 +385,12 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	// Token key rotation on schedule.
 	wg.Go(func() { s.rotateKeys(bg) })
+	// Stream pipelines, when a Kafka cluster is configured. They stop with
+	// the other background work, each committing what it buffered, before
+	// the lake closes.
+	if _, ok := KafkaCluster(s.cfg); ok {
+		wg.Go(func() { _ = s.streams.Run(auth.WithPrincipal(bg, streamPrincipal)) })
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(s.ln) }()

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -55,7 +56,7 @@ type Spec struct {
 	OnSchemaChange string        `json:"on_schema_change"`
 	OnBadRecord    string        `json:"on_bad_record"`
 	StartFrom      string        `json:"start_from"`
-	CommitInterval time.Duration `json:"commit_interval"`
+	CommitInterval time.Duration `json:"-"` // "commit_interval" in JSON, as a duration string
 	// MaxBatchRecords and MaxBatchBytes bound one micro-batch: reaching
 	// either commits early, and no more is fetched until the commit is
 	// done, which bounds memory.
@@ -124,4 +125,41 @@ func (s *Spec) Normalize(defaultInterval time.Duration) error {
 // dlqTable names the dead-letter table of a pipeline's target.
 func dlqTable(id lake.Ident) lake.Ident {
 	return lake.Ident{Namespace: id.Namespace, Name: id.Name + "__dlq"}
+}
+
+// MarshalJSON writes the commit interval as a duration string.
+func (s Spec) MarshalJSON() ([]byte, error) {
+	type plain Spec
+	return json.Marshal(struct {
+		plain
+		CommitInterval string `json:"commit_interval,omitempty"`
+	}{plain(s), durationText(s.CommitInterval)})
+}
+
+// UnmarshalJSON accepts the commit interval as a duration string.
+func (s *Spec) UnmarshalJSON(b []byte) error {
+	type plain Spec
+	var v struct {
+		plain
+		CommitInterval string `json:"commit_interval,omitempty"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = Spec(v.plain)
+	if v.CommitInterval != "" {
+		d, err := time.ParseDuration(v.CommitInterval)
+		if err != nil {
+			return fmt.Errorf("%w: commit_interval %q: %v", ErrInvalid, v.CommitInterval, err)
+		}
+		s.CommitInterval = d
+	}
+	return nil
+}
+
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }

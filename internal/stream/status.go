@@ -203,7 +203,7 @@ func (s *statusTracker) status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := s.st
-	out.Partitions = nil
+	out.Partitions = []PartitionStatus{}
 	for _, p := range s.lagOf {
 		out.Partitions = append(out.Partitions, p)
 	}
