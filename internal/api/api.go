@@ -47,10 +47,10 @@ type Options struct {
 	Maintainer Maintainer
 	// Streams manages stream pipelines; nil answers 503.
 	Streams Streams
-	Metrics    *telemetry.Metrics   // nil: no metrics
-	Tracer     trace.TracerProvider // nil: no tracing
-	Logger     *slog.Logger
-	Version    string
+	Metrics *telemetry.Metrics   // nil: no metrics
+	Tracer  trace.TracerProvider // nil: no tracing
+	Logger  *slog.Logger
+	Version string
 	// TempDir is where uploads are spooled before a load reads them. It
 	// should be inside the data directory; empty means <data dir>/tmp/uploads.
 	TempDir string

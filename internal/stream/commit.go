@@ -386,4 +386,3 @@ func listCols(names, types []string, idx []int) string {
 	}
 	return strings.Join(out, ", ")
 }
-

@@ -284,4 +284,3 @@ func (m *Manager) authorizeAdmin(ctx context.Context, name string) error {
 func resource(id lake.Ident) policy.Resource {
 	return policy.Resource{Namespace: id.Namespace, Table: id.Name}
 }
-
