@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -114,7 +115,18 @@ func (p *Pipeline) commitOnce(ctx context.Context) error {
 	}
 
 	// Decode against the table as it is now.
-	cols, rows, good, bad, err := p.decode(tbl, recs)
+	var (
+		cols []column
+		rows [][]any
+		good []*kgo.Record
+		bad  []badRecord
+		ups  *upsertBatch
+	)
+	if p.spec.Mode == ModeUpsert {
+		cols, rows, good, bad, ups, err = p.decodeChanges(tbl, recs)
+	} else {
+		cols, rows, good, bad, err = p.decode(tbl, recs)
+	}
 	if err != nil {
 		return err
 	}
@@ -139,6 +151,8 @@ func (p *Pipeline) commitOnce(ctx context.Context) error {
 	var tx *table.Transaction
 	if tbl == nil {
 		if len(rows) == 0 {
+			// Nothing to write, and (for upserts) nothing to delete from
+			// a table that does not exist yet.
 			return p.carry(ctx, live, recs, bad, nil)
 		}
 		if tbl, err = p.createTable(ctx, outNames, outTypes); err != nil {
@@ -187,6 +201,16 @@ func (p *Pipeline) commitOnce(ctx context.Context) error {
 		return err
 	}
 
+	var idx *keyIndex
+	if ups != nil {
+		if err := p.checkKeyColumns(tbl.Schema()); err != nil {
+			return err
+		}
+		if idx, err = p.index(ctx, tbl); err != nil {
+			return err
+		}
+	}
+
 	schema := tbl.Schema()
 	transformBad, err := w.materialize(ctx, cols, len(rows), func() string { return w.finalSelect(schema, outNames) })
 	if err != nil {
@@ -194,6 +218,13 @@ func (p *Pipeline) commitOnce(ctx context.Context) error {
 	}
 	for _, seq := range slices.Sorted(maps.Keys(transformBad)) {
 		bad = append(bad, badRecord{rec: good[seq], stage: "transform", err: transformBad[seq]})
+		if ups != nil {
+			// A change that cannot be written is not applied at all: the
+			// key keeps its old row.
+			k := ups.rowKey[seq]
+			delete(ups.final, k)
+			ups.keys = slices.DeleteFunc(ups.keys, func(x string) bool { return x == k })
+		}
 	}
 	if len(bad) > 0 && p.spec.OnBadRecord == BadStop {
 		b := bad[0]
@@ -204,30 +235,49 @@ func (p *Pipeline) commitOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", id, err)
 	}
+	var deletes []iceberg.DataFile
+	var added *keyIndex
+	if ups != nil {
+		if deletes, err = p.upsertDeletes(ctx, tbl, idx, ups); err == nil {
+			added, err = p.newLocations(ctx, files)
+		}
+		if err != nil {
+			removeFiles(append(files, deletes...))
+			return fmt.Errorf("write %s: %w", id, err)
+		}
+	}
 	if err := p.hook(PointFilesWritten); err != nil {
 		return err
 	}
 	dead, err := p.deadLetters(ctx, live, bad)
 	if err != nil {
-		removeFiles(files)
+		removeFiles(append(files, deletes...))
 		return err
 	}
 	if err := p.hook(PointDLQCommitted); err != nil {
 		return err
 	}
-	if len(files) == 0 && len(extra) == 0 {
+	if len(files) == 0 && len(deletes) == 0 && len(extra) == 0 {
 		return p.carry(ctx, live, recs, bad, nil)
 	}
 	next := committed.Clone()
 	for _, key := range live {
 		next.Set(key.topic, key.partition, p.parts[key].next)
 	}
+	// The offsets go in the snapshot summary (what resuming reads, so a
+	// rollback of the table rolls consumption back with it) and, in the
+	// same transaction, in a table property: snapshot expiry may remove
+	// every snapshot that carried them, the property survives it.
+	if err := tx.SetProperties(iceberg.Properties{offsetsProperty(p.spec.Name): encodeOffsets(next)}); err != nil {
+		removeFiles(append(files, deletes...))
+		return err
+	}
 	committedTbl, err := p.deps.Lake.CommitFiles(ctx, id, tbl, lake.Commit{
-		Job: "stream " + p.spec.Name, Data: files, Tx: tx,
+		Job: "stream " + p.spec.Name, Data: files, Deletes: deletes, Tx: tx,
 		Props: map[string]string{offsetsProperty(p.spec.Name): encodeOffsets(next)},
 	})
 	if err != nil {
-		removeFiles(files)
+		removeFiles(append(files, deletes...))
 		return err
 	}
 	if err := p.hook(PointCommitted); err != nil {
@@ -240,6 +290,9 @@ func (p *Pipeline) commitOnce(ctx context.Context) error {
 	for _, key := range live {
 		st := p.parts[key]
 		st.base = st.next
+	}
+	if ups != nil {
+		idx.apply(ups, added, snap)
 	}
 	p.finish(ctx, live, recs, nrows, dead, int64(len(bad))-dead, snap)
 	return p.hook(PointGroupCommitted)

@@ -82,7 +82,10 @@ func (p *Pipeline) deadLetters(ctx context.Context, live []tp, bad []badRecord) 
 	// As for the table itself: commit only onto the state the offsets
 	// were read from; a lost race retries the whole batch.
 	tx := tbl.NewTransaction()
-	if err := tx.AssertRefSnapshotID(""); err != nil {
+	if err := tx.AssertRefSnapshotID(""); err == nil {
+		err = tx.SetProperties(iceberg.Properties{offsetsProperty(name): encodeOffsets(next)})
+	}
+	if err != nil {
 		removeFiles(files)
 		return 0, err
 	}

@@ -68,9 +68,17 @@ func committedOffsets(tbl *table.Table, pipeline string) (Offsets, int64, error)
 		if s.ParentSnapshotID == nil {
 			break
 		}
-		// A parent removed by snapshot expiry ends the walk: offsets
-		// older than retention are not kept (see docs/STREAMING.md).
+		// A parent removed by snapshot expiry ends the walk.
 		s = tbl.SnapshotByID(*s.ParentSnapshotID)
+	}
+	// No snapshot in reach carries them (expired, or compaction commits
+	// since): the table property written with every commit has them.
+	if v, ok := tbl.Properties()[key]; ok {
+		var o Offsets
+		if err := json.Unmarshal([]byte(v), &o); err != nil {
+			return nil, 0, fmt.Errorf("table property %s: %w", key, err)
+		}
+		return o, -1, nil
 	}
 	return Offsets{}, 0, nil
 }

@@ -84,6 +84,8 @@ type Pipeline struct {
 	bufferedBytes int64
 	// inputCols remembers the columns inferred for a transform's input.
 	inputCols []column
+	// keys is an upsert pipeline's key index (nil until first needed).
+	keys      *keyIndex
 	cl        *kgo.Client
 	valuesCtx context.Context // Run's context values, never cancelled
 	stat      *statusTracker

@@ -35,6 +35,18 @@ const (
 	BadStop = "stop" // stop the pipeline
 )
 
+// Write modes.
+const (
+	ModeAppend = "append" // every record is a new row
+	ModeUpsert = "upsert" // a record replaces the row with its key, a delete removes it
+)
+
+// Envelopes of upsert records.
+const (
+	EnvelopeNone     = "none"     // the value is the row; a tombstone (null value) deletes the key
+	EnvelopeDebezium = "debezium" // Debezium change events: op c/r/u upsert "after", d deletes "before"
+)
+
 // Start positions for partitions the table has no offsets for yet.
 const (
 	StartEarliest = "earliest"
@@ -49,6 +61,11 @@ type Spec struct {
 	// TableName is Table as namespace.table, for JSON.
 	TableName string `json:"table"`
 	Format    string `json:"format"`
+	// Mode is append (default) or upsert; upsert needs Key, the columns
+	// that identify a row (long, int or string columns).
+	Mode     string   `json:"mode"`
+	Key      []string `json:"key,omitempty"`
+	Envelope string   `json:"envelope,omitempty"`
 	// Transform, if set, is a DuckDB SELECT over the relation "batch"
 	// (the decoded records of one micro-batch); its columns fill the
 	// table's columns by name.
@@ -104,8 +121,22 @@ func (s *Spec) Normalize(defaultInterval time.Duration) error {
 		def(&s.OnSchemaChange, SchemaEvolve, SchemaEvolve, SchemaFail, SchemaIgnore),
 		def(&s.OnBadRecord, BadDLQ, BadDLQ, BadSkip, BadStop),
 		def(&s.StartFrom, StartEarliest, StartEarliest, StartLatest),
+		def(&s.Mode, ModeAppend, ModeAppend, ModeUpsert),
 	); err != nil {
 		return err
+	}
+	if s.Mode == ModeUpsert {
+		if err := def(&s.Envelope, EnvelopeNone, EnvelopeNone, EnvelopeDebezium); err != nil {
+			return err
+		}
+		if len(s.Key) == 0 {
+			return fmt.Errorf("%w: pipeline %s: upsert needs key columns", ErrInvalid, s.Name)
+		}
+		if s.Transform != "" || s.Format != FormatJSON {
+			return fmt.Errorf("%w: pipeline %s: upsert pipelines take JSON records without a transform", ErrInvalid, s.Name)
+		}
+	} else if len(s.Key) > 0 || (s.Envelope != "" && s.Envelope != EnvelopeNone) {
+		return fmt.Errorf("%w: pipeline %s: key and envelope apply to upsert pipelines", ErrInvalid, s.Name)
 	}
 	if s.CommitInterval <= 0 {
 		s.CommitInterval = defaultInterval

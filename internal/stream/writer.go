@@ -263,3 +263,9 @@ func removeFiles(files []iceberg.DataFile) {
 		os.Remove(filepath.Dir(p)) // the write's directory, if now empty
 	}
 }
+
+// writeDeletes is the pipeline's one call of duck.WritePositionDeletes.
+func (w *writer) writeDeletes(ctx context.Context, tbl *table.Table, query string, dataFiles map[string]iceberg.DataFile) ([]iceberg.DataFile, error) {
+	files, _, err := duck.WritePositionDeletes(ctx, w.conn, tbl, lake.LocalPath, query, dataFiles)
+	return files, err
+}
