@@ -47,10 +47,12 @@ type Options struct {
 	Maintainer Maintainer
 	// Streams manages stream pipelines; nil answers 503.
 	Streams Streams
-	Metrics *telemetry.Metrics   // nil: no metrics
-	Tracer  trace.TracerProvider // nil: no tracing
-	Logger  *slog.Logger
-	Version string
+	// Ingester commits records posted to /api/v1/ingest; nil answers 503.
+	Ingester Ingester
+	Metrics  *telemetry.Metrics   // nil: no metrics
+	Tracer   trace.TracerProvider // nil: no tracing
+	Logger   *slog.Logger
+	Version  string
 	// TempDir is where uploads are spooled before a load reads them. It
 	// should be inside the data directory; empty means <data dir>/tmp/uploads.
 	TempDir string
@@ -268,6 +270,7 @@ func (a *API) routeTable() []*route {
 		r("POST", "/api/v1/apikeys", "create_api_key", a.createAPIKey),
 		r("DELETE", "/api/v1/apikeys/{id}", "revoke_api_key", a.revokeAPIKey),
 
+		r("POST", "/api/v1/ingest/{ns}/{table}", "ingest", a.ingest),
 		r("GET", "/api/v1/streams", "list_streams", a.listStreams),
 		r("POST", "/api/v1/streams", "create_stream", a.createStream),
 		r("GET", "/api/v1/streams/{name}", "get_stream", a.getStream),

@@ -115,6 +115,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	o.Streams = stream.NewManager(streams, stream.Deps{Lake: e.lake}, time.Second)
+	ingester := stream.NewIngester(stream.Deps{Lake: e.lake, TempDir: filepath.Join(dir, "tmp")})
+	t.Cleanup(ingester.Close)
+	o.Ingester = ingester
 	for _, f := range opts {
 		f(&o)
 	}

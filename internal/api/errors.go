@@ -127,9 +127,9 @@ var errorRules = []errorRule{
 		is(errAlreadyExists, lake.ErrTableExists, lake.ErrNamespaceExists, auth.ErrExists, stream.ErrExists)},
 	{CodeConflict, http.StatusConflict, "iceberg-go table.ErrCommitFailed / ErrCommitDiverged (a concurrent commit won; retry), lake.ErrNamespaceInUse",
 		isConflict},
-	{CodeInvalidArgument, http.StatusBadRequest, "lake.ErrInvalid, auth.ErrInvalid, ingest.ErrBadInput, audit.ErrInvalid, stream.ErrInvalid, iceberg.ErrInvalidArgument, SQL parse/binder/conversion errors, malformed JSON or parameters",
+	{CodeInvalidArgument, http.StatusBadRequest, "lake.ErrInvalid, auth.ErrInvalid, ingest.ErrBadInput, audit.ErrInvalid, stream.ErrInvalid, stream.ErrBadRecords, iceberg.ErrInvalidArgument, SQL parse/binder/conversion errors, malformed JSON or parameters",
 		func(err error) bool {
-			return is(errInvalid, lake.ErrInvalid, auth.ErrInvalid, ingest.ErrBadInput, audit.ErrInvalid, stream.ErrInvalid,
+			return is(errInvalid, lake.ErrInvalid, auth.ErrInvalid, ingest.ErrBadInput, audit.ErrInvalid, stream.ErrInvalid, stream.ErrBadRecords,
 				iceberg.ErrInvalidArgument, iceberg.ErrInvalidSchema, auth.ErrAPIKeyFormat)(err) ||
 				as[*sqlstmt.SyntaxError](err) || as[*sqlstmt.UnsupportedError](err) || as[*userError](err) ||
 				as[*json.SyntaxError](err) || as[*json.UnmarshalTypeError](err)

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 )
@@ -46,5 +47,49 @@ func TestStreams(t *testing.T) {
 	e.post(e.admin, "/api/v1/streams/clicks/pause", nil)
 	if st := e.get(e.admin, "/api/v1/streams/clicks").json(t)["pipeline"].(map[string]any)["status"].(map[string]any)["state"]; st != "paused" {
 		t.Errorf("state after pause = %v, want paused", st)
+	}
+}
+
+func TestIngest(t *testing.T) {
+	e := newEnv(t)
+	post := func(token, ct, key, body string) response {
+		h := map[string]string{}
+		if key != "" {
+			h["Idempotency-Key"] = key
+		}
+		return e.do(request{method: "POST", path: "/api/v1/ingest/web/hits", token: token, body: body, contentType: ct, header: h})
+	}
+	for _, tc := range []struct {
+		name, token, ct, key, body string
+		status                     int
+		rows                       any
+		duplicate                  bool
+	}{
+		{"json lines", e.admin, "application/x-ndjson", "a", "{\"id\":1}\n\n{\"id\":2,\"tag\":\"x\"}\n", 200, "2", false},
+		{"array", e.writer, "application/json", "b", `[{"id":3,"tag":"y"}]`, 200, "1", false},
+		{"retry", e.admin, "application/x-ndjson", "a", "{\"id\":1}\n{\"id\":2,\"tag\":\"x\"}\n", 200, "2", true},
+		{"bad record", e.writer, "application/json", "c", `[{"id":4},{"id":"five"}]`, 400, nil, false},
+		{"not objects", e.writer, "application/json", "", `[1,2]`, 400, nil, false},
+		{"reader", e.reader, "application/json", "", `[{"id":6}]`, 403, nil, false},
+		{"content type", e.writer, "text/csv", "", "id\n7\n", 415, nil, false},
+		{"empty", e.writer, "application/json", "", " ", 400, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := post(tc.token, tc.ct, tc.key, tc.body)
+			if r.status != tc.status {
+				t.Fatalf("POST = %d %s, want %d", r.status, r.body, tc.status)
+			}
+			if tc.status != 200 {
+				return
+			}
+			got := r.json(t)
+			if fmt.Sprint(got["rows"]) != tc.rows || got["duplicate"] != tc.duplicate {
+				t.Errorf("POST = %s, want rows %v, duplicate %v", r.body, tc.rows, tc.duplicate)
+			}
+		})
+	}
+	rows := e.sql(e.admin, "SELECT count(*) AS n, count(tag) AS tagged FROM web.hits")
+	if got := fmt.Sprint(rows["rows"]); got != "[[3 2]]" {
+		t.Errorf("table = %s, want 3 rows, 2 tagged", got)
 	}
 }

@@ -59,6 +59,7 @@ type Server struct {
 	jobs    *jobs.Manager
 	maint   *maintain.Scheduler
 	streams *stream.Manager
+	ingest  *stream.Ingester
 	metrics *telemetry.Metrics
 	tracer  trace.TracerProvider
 	stopTP  func(context.Context) error
@@ -153,6 +154,10 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if s.streams, err = newStreams(ctx, cfg, s.plat, s.metrics, s.log); err != nil {
 		return nil, err
 	}
+	// HTTP ingest: records posted to the API, committed before the answer.
+	s.ingest = stream.NewIngester(stream.Deps{Lake: s.plat.Lake, TempDir: filepath.Join(s.plat.TempDir(), "ingest"),
+		Logger: s.log, TargetFileSize: cfg.Load.TargetFileSize})
+	closers = append(closers, func() error { s.ingest.Close(); return nil })
 	s.api, err = api.New(api.Options{
 		Lake:       s.plat.Lake,
 		Engine:     s.engine,
@@ -165,6 +170,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		Jobs:       s.jobs,
 		Maintainer: s.maint,
 		Streams:    s.streams,
+		Ingester:   s.ingest,
 		Metrics:    s.metrics,
 		Tracer:     s.tracer,
 		Logger:     s.log,
@@ -455,6 +461,7 @@ func (s *Server) close() error {
 	if _, err := s.plat.Audit.Checkpoint(context.Background()); err != nil && !errors.Is(err, audit.ErrInvalid) {
 		errs = append(errs, fmt.Errorf("sign the audit log at shutdown: %w", err))
 	}
+	s.ingest.Close()
 	errs = append(errs, s.engine.Close(), s.plat.Close())
 	errs = append(errs, s.stopTP(context.Background()))
 	return errors.Join(errs...)

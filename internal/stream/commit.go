@@ -148,7 +148,6 @@ func (p *Pipeline) commitOnce(ctx context.Context) error {
 
 	// The table: created from the first batch's columns, evolved per the
 	// pipeline's policy; a new column commits with its rows.
-	var tx *table.Transaction
 	if tbl == nil {
 		if len(rows) == 0 {
 			// Nothing to write, and (for upserts) nothing to delete from
@@ -159,45 +158,8 @@ func (p *Pipeline) commitOnce(ctx context.Context) error {
 			return err
 		}
 	}
-	var extra []int
-	for i, n := range outNames {
-		if _, ok := tbl.Schema().FindFieldByNameCaseInsensitive(n); !ok && n != seqCol {
-			extra = append(extra, i)
-		}
-	}
-	if len(extra) > 0 {
-		switch p.spec.OnSchemaChange {
-		case SchemaFail:
-			return fmt.Errorf("%w: the records have columns table %s lacks: %s (on_schema_change: fail)", ErrStopped, id, listCols(outNames, outTypes, extra))
-		case SchemaEvolve:
-			var typeErr error
-			tx, tbl, err = p.deps.Lake.StageSchema(ctx, id, tbl, func(u *table.UpdateSchema) {
-				for _, i := range extra {
-					next := 0
-					t, err := duck.IcebergType(outTypes[i], func() int { next++; return next })
-					if err != nil {
-						typeErr = fmt.Errorf("column %s: %w", outNames[i], err)
-						return
-					}
-					u.AddColumn([]string{outNames[i]}, t, "", false, nil)
-				}
-			})
-			if typeErr != nil {
-				return fmt.Errorf("%w: %v", ErrStopped, typeErr)
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
-	if tx == nil {
-		tx = tbl.NewTransaction()
-	}
-	// Exactly-once hinges on this: the commit succeeds only if no
-	// snapshot landed since the offsets above were read; otherwise
-	// iceberg-go would rebase the append onto the new head, which might
-	// hold these same records committed by another consumer.
-	if err := tx.AssertRefSnapshotID(""); err != nil {
+	tbl, tx, extra, err := p.prepareTable(ctx, tbl, outNames, outTypes)
+	if err != nil {
 		return err
 	}
 
@@ -438,4 +400,58 @@ func listCols(names, types []string, idx []int) string {
 		out = append(out, names[i]+" "+types[i])
 	}
 	return strings.Join(out, ", ")
+}
+
+// prepareTable evolves tbl for the output columns per the schema-change
+// policy and returns the table to write against, the transaction to
+// commit in (pinned to the snapshot read, see below) and the indexes of
+// the new columns.
+func (p *Pipeline) prepareTable(ctx context.Context, tbl *table.Table, outNames, outTypes []string) (*table.Table, *table.Transaction, []int, error) {
+	id := p.spec.Table
+	var tx *table.Transaction
+	var err error
+	var extra []int
+	for i, n := range outNames {
+		if _, ok := tbl.Schema().FindFieldByNameCaseInsensitive(n); !ok && n != seqCol {
+			extra = append(extra, i)
+		}
+	}
+	if len(extra) > 0 {
+		switch p.spec.OnSchemaChange {
+		case SchemaFail:
+			return nil, nil, nil, fmt.Errorf("%w: the records have columns table %s lacks: %s (on_schema_change: fail)", ErrStopped, id, listCols(outNames, outTypes, extra))
+		case SchemaEvolve:
+			var typeErr error
+			tx, tbl, err = p.deps.Lake.StageSchema(ctx, id, tbl, func(u *table.UpdateSchema) {
+				for _, i := range extra {
+					next := 0
+					t, err := duck.IcebergType(outTypes[i], func() int { next++; return next })
+					if err != nil {
+						typeErr = fmt.Errorf("column %s: %w", outNames[i], err)
+						return
+					}
+					u.AddColumn([]string{outNames[i]}, t, "", false, nil)
+				}
+			})
+			if typeErr != nil {
+				return nil, nil, nil, fmt.Errorf("%w: %v", ErrStopped, typeErr)
+			}
+			if err != nil {
+				return nil, nil, nil, err
+			}
+		case SchemaIgnore:
+			extra = nil
+		}
+	}
+	if tx == nil {
+		tx = tbl.NewTransaction()
+	}
+	// Exactly-once hinges on this: the commit succeeds only if no
+	// snapshot landed since the offsets (or idempotency keys) were read;
+	// otherwise iceberg-go would rebase the append onto the new head,
+	// which might hold these same records committed by another writer.
+	if err := tx.AssertRefSnapshotID(""); err != nil {
+		return nil, nil, nil, err
+	}
+	return tbl, tx, extra, nil
 }

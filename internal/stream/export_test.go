@@ -8,3 +8,9 @@ func WithHook(d Deps, fn func(point string) error) Deps {
 
 // OffsetsProperty exposes the snapshot-summary key for tests.
 var OffsetsProperty = offsetsProperty
+
+// IngesterWithHook makes an ingester whose commits call fn at each point.
+func IngesterWithHook(d Deps, fn func(point string) error) *Ingester {
+	d.hook = fn
+	return NewIngester(d)
+}
