@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/iceberg-go"
@@ -361,6 +363,14 @@ func (p *Pipeline) decode(tbl *table.Table, recs []*kgo.Record) (cols []column, 
 		// the first batch makes the table.
 		policy = SchemaEvolve
 	}
+	if len(start) > 0 && len(recs) >= 2*parallelChunk {
+		if cols, rows, good, bad, ok := decodeParallel(start, policy, recs); ok {
+			if p.spec.Transform != "" {
+				p.inputCols = slices.Clone(cols)
+			}
+			return cols, rows, good, bad, nil
+		}
+	}
 	d := newDecoder(start, policy)
 	var row []any
 	for _, r := range recs {
@@ -454,4 +464,80 @@ func (p *Pipeline) prepareTable(ctx context.Context, tbl *table.Table, outNames,
 		return nil, nil, nil, err
 	}
 	return tbl, tx, extra, nil
+}
+
+// parallelChunk is the fewest records worth a decoding goroutine.
+const parallelChunk = 4096
+
+// decodeParallel decodes records on every core: JSON decoding is most of
+// a batch's CPU. Each worker decodes a contiguous run of records against
+// the known columns; if any record brings a new field (or the schema
+// policy stops on one), ok is false and the caller decodes in order, so
+// new columns appear as they would sequentially.
+func decodeParallel(start []column, policy string, recs []*kgo.Record) (cols []column, rows [][]any, good []*kgo.Record, bad []badRecord, ok bool) {
+	workers := min(runtime.GOMAXPROCS(0), len(recs)/parallelChunk)
+	type part struct {
+		cols []column
+		rows [][]any
+		good []*kgo.Record
+		bad  []badRecord
+		new  bool
+	}
+	parts := make([]part, workers)
+	var wg sync.WaitGroup
+	per := (len(recs) + workers - 1) / workers
+	for w := range workers {
+		lo, hi := w*per, min(len(recs), (w+1)*per)
+		wg.Go(func() {
+			d := newDecoder(slices.Clone(start), policy)
+			pt := &parts[w]
+			pt.rows = make([][]any, 0, hi-lo)
+			for _, r := range recs[lo:hi] {
+				row, err := d.decode(r.Value, nil)
+				if len(d.cols) != len(start) || errors.Is(err, errNewField) {
+					pt.new = true
+					return
+				}
+				switch {
+				case err != nil:
+					stage := "type"
+					if strings.HasPrefix(err.Error(), "not a JSON object") {
+						stage = "decode"
+					}
+					pt.bad = append(pt.bad, badRecord{rec: r, stage: stage, err: err.Error()})
+				case row == nil:
+					pt.bad = append(pt.bad, badRecord{rec: r, stage: "decode", err: "no value (a tombstone) in an append pipeline"})
+				default:
+					pt.rows = append(pt.rows, row)
+					pt.good = append(pt.good, r)
+				}
+			}
+			pt.cols = d.cols
+		})
+	}
+	wg.Wait()
+	for i, pt := range parts {
+		if pt.new {
+			return nil, nil, nil, nil, false
+		}
+		if i == 0 {
+			cols = pt.cols
+		} else {
+			// A non-strict column may have widened in one worker only.
+			for j := range cols {
+				cols[j].kind = widenKinds(cols[j], pt.cols[j])
+			}
+		}
+		rows = append(rows, pt.rows...)
+		good = append(good, pt.good...)
+		bad = append(bad, pt.bad...)
+	}
+	return cols, rows, good, bad, true
+}
+
+func widenKinds(a, b column) kind {
+	if a.strict {
+		return a.kind
+	}
+	return widen(a.kind, b.kind)
 }

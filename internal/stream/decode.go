@@ -1,13 +1,11 @@
 package stream
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,8 +84,12 @@ func newDecoder(cols []column, policy string) *decoder {
 
 func (d *decoder) add(c column) int {
 	d.cols = append(d.cols, c)
-	d.byName[strings.ToLower(c.name)] = len(d.cols) - 1
-	return len(d.cols) - 1
+	i := len(d.cols) - 1
+	d.byName[strings.ToLower(c.name)] = i
+	if _, ok := d.byName[c.name]; !ok {
+		d.byName[c.name] = i // exact names are found without lowering
+	}
+	return i
 }
 
 // decode parses one record value into row (reused; grown to the column
@@ -96,40 +98,36 @@ func (d *decoder) decode(value []byte, row []any) ([]any, error) {
 	if value == nil {
 		return nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(value))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %v", err)
-	}
-	if obj == nil {
-		return nil, errors.New("not a JSON object: null")
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, errors.New("not a JSON object: data after the object")
-	}
 	row = row[:0]
 	for range d.cols {
 		row = append(row, nil)
 	}
 	var unknown []string
-	for k, v := range obj {
-		i, ok := d.byName[strings.ToLower(k)]
+	var unknownVals map[string]any
+	err := scanObject(value, func(key []byte, v any) error {
+		i, ok := d.byName[string(key)]
+		if !ok {
+			i, ok = d.byName[strings.ToLower(string(key))]
+		}
 		if !ok {
 			if v != nil {
-				unknown = append(unknown, k)
+				if unknownVals == nil {
+					unknownVals = map[string]any{}
+				}
+				if _, dup := unknownVals[string(key)]; !dup {
+					unknown = append(unknown, string(key))
+				}
+				unknownVals[string(key)] = v
 			}
-			continue
+			return nil
 		}
-		if err := d.set(row, i, k, v); err != nil {
-			return nil, err
-		}
+		return d.set(row, i, key, v)
+	})
+	if err != nil {
+		return nil, err
 	}
-	// New fields become columns in the order the record has them, not
-	// in map order.
-	if len(unknown) > 1 {
-		unknown = inRecordOrder(value, unknown)
-	}
+	obj := unknownVals
+	// New fields become columns in the order the record has them.
 	for _, k := range unknown {
 		switch d.policy {
 		case SchemaIgnore:
@@ -142,52 +140,14 @@ func (d *decoder) decode(value []byte, row []any) ([]any, error) {
 			i = d.add(column{name: k, kind: inferKind(obj[k])})
 			row = append(row, nil)
 		}
-		if err := d.set(row, i, k, obj[k]); err != nil {
+		if err := d.set(row, i, []byte(k), obj[k]); err != nil {
 			return nil, err
 		}
 	}
 	return row, nil
 }
 
-// inRecordOrder orders keys as the top-level object in value has them.
-func inRecordOrder(value []byte, keys []string) []string {
-	pos := map[string]int{}
-	dec := json.NewDecoder(bytes.NewReader(value))
-	depth, i := 0, 0
-	expectKey := false
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			break
-		}
-		switch tok := tok.(type) {
-		case json.Delim:
-			if tok == '{' || tok == '[' {
-				depth++
-			} else {
-				depth--
-			}
-			expectKey = depth == 1 && tok == '{'
-			continue
-		case string:
-			if depth == 1 && expectKey {
-				if _, ok := pos[tok]; !ok {
-					pos[tok] = i
-					i++
-				}
-				expectKey = false
-				continue
-			}
-		}
-		if depth == 1 {
-			expectKey = true
-		}
-	}
-	slices.SortStableFunc(keys, func(a, b string) int { return pos[a] - pos[b] })
-	return keys
-}
-
-func (d *decoder) set(row []any, i int, name string, v any) error {
+func (d *decoder) set(row []any, i int, name []byte, v any) error {
 	if v == nil {
 		return nil
 	}
@@ -261,6 +221,8 @@ func convert(v any, k kind) (any, error) {
 		switch v := v.(type) {
 		case string:
 			return v, nil
+		case rawJSON:
+			return string(v), nil
 		case json.Number:
 			return string(v), nil
 		case bool:
@@ -308,6 +270,11 @@ func jsonKind(v any) string {
 		return "an object"
 	case []any:
 		return "an array"
+	case rawJSON:
+		if len(v) > 0 && v[0] == '[' {
+			return "an array"
+		}
+		return "an object"
 	}
 	return "null"
 }

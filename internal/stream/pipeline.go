@@ -149,6 +149,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		kgo.OnPartitionsRevoked(p.dropPartitions),
 		kgo.OnPartitionsLost(p.dropPartitions),
 		kgo.FetchMaxWait(250 * time.Millisecond),
+		// Records of aborted transactions are not data.
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 	}, p.deps.KafkaOpts...)
 	cl, err := kafka.NewClient(p.deps.Cluster, opts...)
