@@ -57,4 +57,3 @@ func TestScanObjectMatchesEncodingJSON(t *testing.T) {
 		})
 	}
 }
-
