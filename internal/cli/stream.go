@@ -104,7 +104,7 @@ within seconds; status from a running server needs --server.`}
 	f.StringVarP(&file, "file", "f", "", "read the pipeline's JSON spec from this file (flags override)")
 	f.StringArrayVar(&spec.Topics, "topic", nil, "source topic (repeatable)")
 	f.StringVar(&spec.TableName, "table", "", "target table, namespace.table (created from the first records if missing)")
-	f.StringVar(&spec.Format, "format", "", "record format: json (default) or raw")
+	f.StringVar(&spec.Format, "format", "", "record format: json (default), raw, or avro / json-schema through kafka.schema_registry")
 	f.StringVar(&spec.Transform, "transform", "", "DuckDB SELECT over the relation batch, run per micro-batch")
 	f.StringVar(&spec.OnSchemaChange, "on-schema-change", "", "a new field: evolve (default), fail or ignore")
 	f.StringVar(&spec.OnBadRecord, "on-bad-record", "", "a bad record: dlq (default, to <table>__dlq), skip or stop")

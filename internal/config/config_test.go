@@ -221,6 +221,7 @@ func TestBadValues(t *testing.T) {
 		c.Maintain.Interval = -time.Second
 		c.Kafka.Brokers = "localhost"
 		c.Kafka.SASLMechanism = "GSSAPI"
+		c.Kafka.SchemaRegistry = "registry:8081"
 		c.Stream.CommitInterval = -time.Second
 		c.Server = "edp.example.com"
 		err := c.Validate()
@@ -645,6 +646,7 @@ func TestBind(t *testing.T) {
 		{"kafka-sasl-password", "string"},
 		{"kafka-tls", "bool"},
 		{"kafka-tls-ca", "string"},
+		{"kafka-schema-registry", "string"},
 		{"stream-interval", "duration"},
 		{"server", "string"},
 		{"token", "string"},

@@ -16,6 +16,8 @@ type KafkaConfig struct {
 	SASLPassword  string
 	TLS           bool
 	TLSCA         string // PEM file; empty means the system roots
+	// SchemaRegistry is the URL of a Confluent-compatible schema registry.
+	SchemaRegistry string
 }
 
 // StreamConfig holds defaults for stream pipelines.

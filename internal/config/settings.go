@@ -150,6 +150,8 @@ var registry = []*setting{
 		func(c *Config) *bool { return &c.Kafka.TLS }),
 	stringSetting("kafka.tls_ca", "", "PEM file of the CA that signed the Kafka brokers' certificates (default: system roots)",
 		func(c *Config) *string { return &c.Kafka.TLSCA }, noCheck),
+	stringSetting("kafka.schema_registry", "", "URL of a Confluent-compatible schema registry, for avro and json-schema pipelines (empty = none)",
+		func(c *Config) *string { return &c.Kafka.SchemaRegistry }, checkHTTPURL),
 	durationSetting("stream.interval", time.Second, "default commit interval of stream pipelines: how often consumed records become an Iceberg snapshot",
 		func(c *Config) *time.Duration { return &c.Stream.CommitInterval }),
 

@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/config"
@@ -45,7 +48,13 @@ func newStreams(ctx context.Context, cfg *config.Config, plat *Platform, metrics
 		return nil, err
 	}
 	cluster, _ := KafkaCluster(cfg)
-	deps := stream.Deps{
+	var registry *sr.Client
+	if cfg.Kafka.SchemaRegistry != "" {
+		if registry, err = sr.NewClient(sr.URLs(cfg.Kafka.SchemaRegistry)); err != nil {
+			return nil, fmt.Errorf("schema registry: %w", err)
+		}
+	}
+	deps := stream.Deps{Registry: registry,
 		Lake: plat.Lake, Cluster: cluster, TempDir: filepath.Join(plat.TempDir(), "stream"), Logger: log,
 		Metrics: stream.NewMetrics(metrics.Registry(), log), TargetFileSize: cfg.Load.TargetFileSize,
 	}

@@ -124,14 +124,22 @@ func (p *Pipeline) commitOnce(ctx context.Context) error {
 		bad  []badRecord
 		ups  *upsertBatch
 	)
+	decodeRecs := recs
+	var regBad []badRecord
+	if p.spec.Format == FormatAvro || p.spec.Format == FormatJSONSchema {
+		if decodeRecs, regBad, err = p.fromRegistry(ctx, recs); err != nil {
+			return err
+		}
+	}
 	if p.spec.Mode == ModeUpsert {
-		cols, rows, good, bad, ups, err = p.decodeChanges(tbl, recs)
+		cols, rows, good, bad, ups, err = p.decodeChanges(tbl, decodeRecs)
 	} else {
-		cols, rows, good, bad, err = p.decode(tbl, recs)
+		cols, rows, good, bad, err = p.decode(tbl, decodeRecs)
 	}
 	if err != nil {
 		return err
 	}
+	bad = append(regBad, bad...)
 	w := p.w
 	if err := w.stage(ctx, stageIn, cols, rows); err != nil {
 		return err

@@ -56,6 +56,9 @@ func (p *Pipeline) deadLetters(ctx context.Context, live []tp, bad []badRecord) 
 	var rows [][]any
 	for _, b := range bad {
 		r := b.rec
+		if o, ok := p.original[r]; ok {
+			r = o
+		}
 		if off, ok := done.Get(r.Topic, r.Partition); ok && r.Offset < off {
 			continue // written before a crash
 		}

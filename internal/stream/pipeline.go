@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/edp-data/edp/internal/kafka"
 	"github.com/edp-data/edp/internal/lake"
@@ -42,6 +43,9 @@ type Deps struct {
 	TargetFileSize int64
 	// KafkaOpts are extra client options (tests shorten session timeouts).
 	KafkaOpts []kgo.Opt
+	// Registry is the schema registry avro and json-schema pipelines
+	// read schemas from; nil when none is configured.
+	Registry *sr.Client
 
 	// hook, set by tests, is called at each named point; an error stops
 	// the pipeline there as a crash would.
@@ -86,6 +90,8 @@ type Pipeline struct {
 	inputCols []column
 	// keys is an upsert pipeline's key index (nil until first needed).
 	keys      *keyIndex
+	reg       *registry
+	original  map[*kgo.Record]*kgo.Record // decoded copy → record as consumed
 	cl        *kgo.Client
 	valuesCtx context.Context // Run's context values, never cancelled
 	stat      *statusTracker
@@ -108,6 +114,9 @@ func New(spec Spec, deps Deps) (*Pipeline, error) {
 	}
 	p := &Pipeline{spec: spec, deps: deps, log: deps.Logger.With("pipeline", spec.Name), now: deps.Now, parts: map[tp]*partState{}}
 	p.stat = newStatusTracker(spec, deps.Metrics, deps.Now)
+	if deps.Registry != nil {
+		p.reg = newRegistry(deps.Registry)
+	}
 	return p, nil
 }
 

@@ -18,6 +18,9 @@ var ErrInvalid = errors.New("invalid pipeline")
 const (
 	FormatJSON = "json" // one JSON object per record
 	FormatRaw  = "raw"  // key and value kept as bytes, with the record's metadata
+	// Confluent wire format through a schema registry.
+	FormatAvro       = "avro"
+	FormatJSONSchema = "json-schema"
 )
 
 // Schema-change policies: what a record (or transform output) with a
@@ -117,7 +120,7 @@ func (s *Spec) Normalize(defaultInterval time.Duration) error {
 		return nil
 	}
 	if err := errors.Join(
-		def(&s.Format, FormatJSON, FormatJSON, FormatRaw),
+		def(&s.Format, FormatJSON, FormatJSON, FormatRaw, FormatAvro, FormatJSONSchema),
 		def(&s.OnSchemaChange, SchemaEvolve, SchemaEvolve, SchemaFail, SchemaIgnore),
 		def(&s.OnBadRecord, BadDLQ, BadDLQ, BadSkip, BadStop),
 		def(&s.StartFrom, StartEarliest, StartEarliest, StartLatest),
@@ -132,8 +135,8 @@ func (s *Spec) Normalize(defaultInterval time.Duration) error {
 		if len(s.Key) == 0 {
 			return fmt.Errorf("%w: pipeline %s: upsert needs key columns", ErrInvalid, s.Name)
 		}
-		if s.Transform != "" || s.Format != FormatJSON {
-			return fmt.Errorf("%w: pipeline %s: upsert pipelines take JSON records without a transform", ErrInvalid, s.Name)
+		if s.Transform != "" || s.Format == FormatRaw {
+			return fmt.Errorf("%w: pipeline %s: upsert pipelines take JSON or registry records without a transform", ErrInvalid, s.Name)
 		}
 	} else if len(s.Key) > 0 || (s.Envelope != "" && s.Envelope != EnvelopeNone) {
 		return fmt.Errorf("%w: pipeline %s: key and envelope apply to upsert pipelines", ErrInvalid, s.Name)
