@@ -11,7 +11,7 @@ go test -count=1 -timeout 30m ./...
 # The storage suites again with the warehouse on S3 (the server in
 # EDP_TEST_S3, else one in process) and with the catalog on PostgreSQL:
 # {local, S3} x {SQLite, PostgreSQL}.
-storage_suites="./internal/lake/ ./internal/query/ ./internal/ingest/ ./internal/maintain/"
+storage_suites="./internal/lake/ ./internal/query/ ./internal/ingest/ ./internal/maintain/ ./internal/stream/"
 EDP_TEST_WAREHOUSE=s3 go test -count=1 -timeout 30m $storage_suites
 if [ -n "${EDP_TEST_POSTGRES:-}" ] || [ -n "${CI:-}" ]; then
   EDP_TEST_CATALOG=postgres go test -count=1 -timeout 30m $storage_suites
@@ -22,4 +22,4 @@ fi
 go test -race -count=1 -timeout 30m ./internal/api/ ./internal/audit/ ./internal/jobs/ \
   ./internal/auth/... ./internal/telemetry/... ./internal/resilience/ ./internal/server/ \
   ./internal/lake/ ./internal/maintain/ ./internal/backup/ ./internal/catalogcopy/ \
-  ./internal/metadb/... ./internal/filecache/ ./internal/restcatalog/
+  ./internal/metadb/... ./internal/filecache/ ./internal/restcatalog/ ./internal/stream/ ./internal/kafka/...

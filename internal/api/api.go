@@ -45,10 +45,14 @@ type Options struct {
 	Jobs     *jobs.Manager
 	// Maintainer runs table maintenance on demand; nil answers 503.
 	Maintainer Maintainer
-	Metrics    *telemetry.Metrics   // nil: no metrics
-	Tracer     trace.TracerProvider // nil: no tracing
-	Logger     *slog.Logger
-	Version    string
+	// Streams manages stream pipelines; nil answers 503.
+	Streams Streams
+	// Ingester commits records posted to /api/v1/ingest; nil answers 503.
+	Ingester Ingester
+	Metrics  *telemetry.Metrics   // nil: no metrics
+	Tracer   trace.TracerProvider // nil: no tracing
+	Logger   *slog.Logger
+	Version  string
 	// TempDir is where uploads are spooled before a load reads them. It
 	// should be inside the data directory; empty means <data dir>/tmp/uploads.
 	TempDir string
@@ -277,6 +281,14 @@ func (a *API) routeTable() []*route {
 		r("GET", "/api/v1/apikeys", "list_api_keys", a.listAPIKeys),
 		r("POST", "/api/v1/apikeys", "create_api_key", a.createAPIKey),
 		r("DELETE", "/api/v1/apikeys/{id}", "revoke_api_key", a.revokeAPIKey),
+
+		r("POST", "/api/v1/ingest/{ns}/{table}", "ingest", a.ingest),
+		r("GET", "/api/v1/streams", "list_streams", a.listStreams),
+		r("POST", "/api/v1/streams", "create_stream", a.createStream),
+		r("GET", "/api/v1/streams/{name}", "get_stream", a.getStream),
+		r("POST", "/api/v1/streams/{name}/pause", "pause_stream", a.pauseStream),
+		r("POST", "/api/v1/streams/{name}/resume", "resume_stream", a.resumeStream),
+		r("DELETE", "/api/v1/streams/{name}", "delete_stream", a.deleteStream),
 
 		r("GET", "/api/v1/audit", "search_audit", a.searchAudit),
 		r("GET", "/api/v1/audit/verify", "verify_audit", a.verifyAudit),

@@ -24,6 +24,7 @@ import (
 	"github.com/edp-data/edp/internal/lake"
 	"github.com/edp-data/edp/internal/maintain"
 	"github.com/edp-data/edp/internal/query"
+	"github.com/edp-data/edp/internal/stream"
 	"github.com/edp-data/edp/internal/telemetry"
 )
 
@@ -108,6 +109,15 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Maintainer: maintain.NewScheduler(e.lake, e.jobs, maintain.SchedulerOptions{
 			Maintain: maintain.Options{TempDir: filepath.Join(dir, "tmp")}}),
 	}
+	// Pipelines are stored and managed, not run: no Kafka here.
+	streams, err := stream.OpenStore(ctx, e.lake.MetaDB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Streams = stream.NewManager(streams, stream.Deps{Lake: e.lake}, time.Second)
+	ingester := stream.NewIngester(stream.Deps{Lake: e.lake, TempDir: filepath.Join(dir, "tmp")})
+	t.Cleanup(ingester.Close)
+	o.Ingester = ingester
 	for _, f := range opts {
 		f(&o)
 	}

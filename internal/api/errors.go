@@ -25,6 +25,7 @@ import (
 	"github.com/edp-data/edp/internal/policy"
 	"github.com/edp-data/edp/internal/query"
 	"github.com/edp-data/edp/internal/query/sqlstmt"
+	"github.com/edp-data/edp/internal/stream"
 )
 
 // Error codes of the error body. They are part of the API: clients switch
@@ -114,21 +115,21 @@ var errorRules = []errorRule{
 		is(errUnauthenticated, auth.ErrBadCredentials)},
 	{CodePermissionDenied, http.StatusForbidden, "policy.ErrDenied; query.ErrRefused (SQL the sandbox refuses)",
 		is(policy.ErrDenied, query.ErrRefused)},
-	{CodeNotFound, http.StatusNotFound, "lake.ErrNoSuchTable, lake.ErrNoSuchNamespace, auth.ErrNotFound, jobs.ErrNotFound, unknown route or query",
-		is(errNotFound, lake.ErrNoSuchTable, lake.ErrNoSuchNamespace, auth.ErrNotFound, jobs.ErrNotFound)},
+	{CodeNotFound, http.StatusNotFound, "lake.ErrNoSuchTable, lake.ErrNoSuchNamespace, auth.ErrNotFound, jobs.ErrNotFound, stream.ErrNotFound, unknown route or query",
+		is(errNotFound, lake.ErrNoSuchTable, lake.ErrNoSuchNamespace, auth.ErrNotFound, jobs.ErrNotFound, stream.ErrNotFound)},
 	{CodeMethodNotAllowed, http.StatusMethodNotAllowed, "a method the path does not serve (the Allow header lists those it does)",
 		is(errMethod)},
 	{CodeNotAcceptable, http.StatusNotAcceptable, "an Accept header naming no format the route can write",
 		is(errNotAcceptable)},
 	{CodeUnsupportedMediaType, http.StatusUnsupportedMediaType, "a request body of the wrong Content-Type",
 		is(errUnsupportedMedia)},
-	{CodeAlreadyExists, http.StatusConflict, "lake.ErrTableExists, lake.ErrNamespaceExists, auth.ErrExists, a query id in use",
-		is(errAlreadyExists, lake.ErrTableExists, lake.ErrNamespaceExists, auth.ErrExists)},
+	{CodeAlreadyExists, http.StatusConflict, "lake.ErrTableExists, lake.ErrNamespaceExists, auth.ErrExists, stream.ErrExists, a query id in use",
+		is(errAlreadyExists, lake.ErrTableExists, lake.ErrNamespaceExists, auth.ErrExists, stream.ErrExists)},
 	{CodeConflict, http.StatusConflict, "iceberg-go table.ErrCommitFailed / ErrCommitDiverged (a concurrent commit won; retry), lake.ErrNamespaceInUse",
 		isConflict},
-	{CodeInvalidArgument, http.StatusBadRequest, "lake.ErrInvalid, auth.ErrInvalid, ingest.ErrBadInput, audit.ErrInvalid, iceberg.ErrInvalidArgument, SQL parse/binder/conversion errors, malformed JSON or parameters",
+	{CodeInvalidArgument, http.StatusBadRequest, "lake.ErrInvalid, auth.ErrInvalid, ingest.ErrBadInput, audit.ErrInvalid, stream.ErrInvalid, stream.ErrBadRecords, iceberg.ErrInvalidArgument, SQL parse/binder/conversion errors, malformed JSON or parameters",
 		func(err error) bool {
-			return is(errInvalid, lake.ErrInvalid, auth.ErrInvalid, ingest.ErrBadInput, audit.ErrInvalid,
+			return is(errInvalid, lake.ErrInvalid, auth.ErrInvalid, ingest.ErrBadInput, audit.ErrInvalid, stream.ErrInvalid, stream.ErrBadRecords,
 				iceberg.ErrInvalidArgument, iceberg.ErrInvalidSchema, auth.ErrAPIKeyFormat)(err) ||
 				as[*sqlstmt.SyntaxError](err) || as[*sqlstmt.UnsupportedError](err) || as[*userError](err) ||
 				as[*json.SyntaxError](err) || as[*json.UnmarshalTypeError](err)

@@ -104,6 +104,15 @@ func adminSteps(e *env, fx *fixture) []step {
 		{"create_api_key", request{method: "POST", path: "/api/v1/apikeys", body: map[string]any{"user": "dora", "ttl_seconds": 3600}}, 201},
 		{"revoke_api_key", request{method: "DELETE", path: "/api/v1/apikeys/" + fx.keyID}, 204},
 		{"delete_user", request{method: "DELETE", path: "/api/v1/users/dora"}, 204},
+		{"ingest", request{method: "POST", path: "/api/v1/ingest/sales/clicks", body: `[{"id":1,"page":"/"},{"id":2,"page":"/a"}]`,
+			contentType: "application/json", header: map[string]string{"Idempotency-Key": "k1"}}, 200},
+		{"create_stream", request{method: "POST", path: "/api/v1/streams", body: map[string]any{
+			"name": "orders-in", "topics": []string{"orders"}, "table": "sales.orders_stream", "commit_interval": "2s", "on_bad_record": "skip"}}, 201},
+		{"list_streams", request{method: "GET", path: "/api/v1/streams"}, 200},
+		{"get_stream", request{method: "GET", path: "/api/v1/streams/orders-in"}, 200},
+		{"pause_stream", request{method: "POST", path: "/api/v1/streams/orders-in/pause"}, 200},
+		{"resume_stream", request{method: "POST", path: "/api/v1/streams/orders-in/resume"}, 200},
+		{"delete_stream", request{method: "DELETE", path: "/api/v1/streams/orders-in"}, 204},
 		{"search_audit", request{method: "GET", path: "/api/v1/audit?action=query&limit=5"}, 200},
 		{"verify_audit", request{method: "GET", path: "/api/v1/audit/verify"}, 200},
 	}

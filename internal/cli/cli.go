@@ -78,13 +78,13 @@ batch loading and zero setup: data lives in ./edp-data unless told otherwise.`,
 	config.Bind(root.PersistentFlags())
 	root.AddCommand(a.sqlCmd(), a.loadCmd(), a.demoCmd(), a.configCmd(), a.namespaceCmd(), a.tableCmd(),
 		a.serveCmd(), a.userCmd(), a.apikeyCmd(), a.auditCmd(), a.loginCmd(), a.logoutCmd(),
-		a.backupCmd(), a.restoreCmd(), a.maintainCmd(), a.catalogCmd())
+		a.backupCmd(), a.restoreCmd(), a.maintainCmd(), a.catalogCmd(), a.kafkaCmd(), a.streamCmd())
 	return root
 }
 
 // localOnlyCommands act on the data directory itself, never on a server.
 var localOnlyCommands = map[string]bool{"serve": true, "demo": true, "user": true, "apikey": true, "audit": true,
-	"backup": true, "restore": true, "maintain": true, "catalog": true}
+	"backup": true, "restore": true, "maintain": true, "catalog": true, "kafka": true}
 
 func localOnly(cmd *cobra.Command) bool {
 	for c := cmd; c != nil; c = c.Parent() {

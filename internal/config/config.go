@@ -37,6 +37,8 @@ type Config struct {
 	OIDC            OIDCConfig
 	OTLP            OTLPConfig
 	Maintain        MaintainConfig
+	Kafka           KafkaConfig
+	Stream          StreamConfig
 
 	// Server and Token make the CLI a client of a running server.
 	Server string

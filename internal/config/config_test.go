@@ -179,6 +179,8 @@ func TestBadValues(t *testing.T) {
 		{"s3.addressing", "bucket", "use one of auto, path, virtual"},
 		{"s3.sse", "aes", "use one of none, AES256, aws:kms"},
 		{"cache.max_size", "1MB", "use at least 64MiB"},
+		{"kafka.brokers", "k1:9092,k2", "not host:port"},
+		{"kafka.sasl.mechanism", "GSSAPI", "use one of , PLAIN, SCRAM-SHA-256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
@@ -223,6 +225,10 @@ func TestBadValues(t *testing.T) {
 		c.OIDC.RoleMap = "analysts=superuser"
 		c.OTLP.Endpoint = "localhost:4318"
 		c.Maintain.Interval = -time.Second
+		c.Kafka.Brokers = "localhost"
+		c.Kafka.SASLMechanism = "GSSAPI"
+		c.Kafka.SchemaRegistry = "registry:8081"
+		c.Stream.CommitInterval = -time.Second
 		c.Server = "edp.example.com"
 		c.S3.Endpoint = "minio"
 		c.S3.Addressing = "bucket"
@@ -236,7 +242,8 @@ func TestBadValues(t *testing.T) {
 		free := map[string]bool{"tls.cert": true, "tls.key": true, "tls.self_signed": true,
 			"oidc.audience": true, "oidc.username_claim": true, "oidc.roles_claim": true, "token": true,
 			"s3.region": true, "s3.access_key_id": true, "s3.secret_access_key": true, "s3.session_token": true,
-			"s3.profile": true, "s3.sse_kms_key_id": true, "iceberg.vend_credentials": true}
+			"s3.profile": true, "s3.sse_kms_key_id": true, "iceberg.vend_credentials": true,
+			"kafka.sasl.user": true, "kafka.sasl.password": true, "kafka.tls": true, "kafka.tls_ca": true}
 		for _, s := range Settings() {
 			if free[s.Key] {
 				continue
@@ -659,6 +666,14 @@ func TestBind(t *testing.T) {
 		{"oidc-role-map", "string"},
 		{"maintain-interval", "duration"},
 		{"otlp-endpoint", "string"},
+		{"kafka-brokers", "string"},
+		{"kafka-sasl-mechanism", "string"},
+		{"kafka-sasl-user", "string"},
+		{"kafka-sasl-password", "string"},
+		{"kafka-tls", "bool"},
+		{"kafka-tls-ca", "string"},
+		{"kafka-schema-registry", "string"},
+		{"stream-interval", "duration"},
 		{"server", "string"},
 		{"token", "string"},
 	}

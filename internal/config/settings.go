@@ -166,6 +166,25 @@ var registry = []*setting{
 	stringSetting("otlp.endpoint", "", "OTLP/HTTP endpoint traces are exported to, like http://127.0.0.1:4318 (empty = off)",
 		func(c *Config) *string { return &c.OTLP.Endpoint }, checkHTTPURL),
 
+	// Kafka and stream pipelines
+	stringSetting("kafka.brokers", "", "Kafka bootstrap brokers, comma-separated host:port (empty = no Kafka; stream pipelines do not run)",
+		func(c *Config) *string { return &c.Kafka.Brokers }, checkBrokers),
+	enumSetting("kafka.sasl.mechanism", "", "SASL mechanism for Kafka (empty = no SASL)",
+		func(c *Config) *string { return &c.Kafka.SASLMechanism },
+		"", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
+	stringSetting("kafka.sasl.user", "", "SASL user name for Kafka",
+		func(c *Config) *string { return &c.Kafka.SASLUser }, noCheck),
+	secretSetting("kafka.sasl.password", "", "SASL password for Kafka",
+		func(c *Config) *string { return &c.Kafka.SASLPassword }),
+	boolSetting("kafka.tls", false, "connect to Kafka over TLS",
+		func(c *Config) *bool { return &c.Kafka.TLS }),
+	stringSetting("kafka.tls_ca", "", "PEM file of the CA that signed the Kafka brokers' certificates (default: system roots)",
+		func(c *Config) *string { return &c.Kafka.TLSCA }, noCheck),
+	stringSetting("kafka.schema_registry", "", "URL of a Confluent-compatible schema registry, for avro and json-schema pipelines (empty = none)",
+		func(c *Config) *string { return &c.Kafka.SchemaRegistry }, checkHTTPURL),
+	durationSetting("stream.interval", time.Second, "default commit interval of stream pipelines: how often consumed records become an Iceberg snapshot",
+		func(c *Config) *time.Duration { return &c.Stream.CommitInterval }),
+
 	// a CLI talking to a server
 	stringSetting("server", "", "URL of an edp server to run commands against instead of the local data dir",
 		func(c *Config) *string { return &c.Server }, checkHTTPURL),

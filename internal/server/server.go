@@ -28,6 +28,7 @@ import (
 	"github.com/edp-data/edp/internal/query"
 	"github.com/edp-data/edp/internal/resilience"
 	"github.com/edp-data/edp/internal/restcatalog"
+	"github.com/edp-data/edp/internal/stream"
 	"github.com/edp-data/edp/internal/telemetry"
 )
 
@@ -58,6 +59,8 @@ type Server struct {
 	tokens  *auth.Tokens
 	jobs    *jobs.Manager
 	maint   *maintain.Scheduler
+	streams *stream.Manager
+	ingest  *stream.Ingester
 	metrics *telemetry.Metrics
 	tracer  trace.TracerProvider
 	stopTP  func(context.Context) error
@@ -154,6 +157,14 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Stream pipelines: stored in the metadata database, run by Run.
+	if s.streams, err = newStreams(ctx, cfg, s.plat, s.metrics, s.log); err != nil {
+		return nil, err
+	}
+	// HTTP ingest: records posted to the API, committed before the answer.
+	s.ingest = stream.NewIngester(stream.Deps{Lake: s.plat.Lake, TempDir: filepath.Join(s.plat.TempDir(), "ingest"),
+		Logger: s.log, TargetFileSize: cfg.Load.TargetFileSize})
+	closers = append(closers, func() error { s.ingest.Close(); return nil })
 	s.api, err = api.New(api.Options{
 		Mounts:     []api.Mount{iceberg},
 		Lake:       s.plat.Lake,
@@ -166,6 +177,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		AuditKey:   s.plat.AuditKey.Public().(ed25519.PublicKey),
 		Jobs:       s.jobs,
 		Maintainer: s.maint,
+		Streams:    s.streams,
+		Ingester:   s.ingest,
 		Metrics:    s.metrics,
 		Tracer:     s.tracer,
 		Logger:     s.log,
@@ -386,6 +399,12 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	// Token key rotation on schedule.
 	wg.Go(func() { s.rotateKeys(bg) })
+	// Stream pipelines, when a Kafka cluster is configured. They stop with
+	// the other background work, each committing what it buffered, before
+	// the lake closes.
+	if _, ok := KafkaCluster(s.cfg); ok {
+		wg.Go(func() { _ = s.streams.Run(auth.WithPrincipal(bg, streamPrincipal)) })
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(s.ln) }()
@@ -450,6 +469,7 @@ func (s *Server) close() error {
 	if _, err := s.plat.Audit.Checkpoint(context.Background()); err != nil && !errors.Is(err, audit.ErrInvalid) {
 		errs = append(errs, fmt.Errorf("sign the audit log at shutdown: %w", err))
 	}
+	s.ingest.Close()
 	errs = append(errs, s.engine.Close(), s.plat.Close())
 	errs = append(errs, s.stopTP(context.Background()))
 	return errors.Join(errs...)

@@ -9,7 +9,7 @@
 //   - EDP_TEST_CATALOG=postgres puts the catalog in a fresh PostgreSQL
 //     database (see metadbtest); unset or "sqlite" means SQLite.
 //
-// test.sh runs the lake, query, ingest and maintenance suites once per
+// test.sh runs the lake, query, ingest, maintenance and stream suites once per
 // combination.
 //
 // Test support only: imported by _test files.
