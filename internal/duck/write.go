@@ -213,6 +213,11 @@ func Describe(ctx context.Context, conn *sql.Conn, query string) (names, types [
 	}
 	defer rows.Close()
 	cols, _ := rows.Columns()
+	if len(cols) < 2 {
+		// DESCRIBE yields name and type first. Fewer columns mean query
+		// was several statements and the last was no DESCRIBE.
+		return nil, nil, fmt.Errorf("describe: %d columns, want DESCRIBE's (is the query one SELECT?)", len(cols))
+	}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {

@@ -79,11 +79,16 @@ func New(ctx context.Context, l *lake.Lake, opts Options) (*Engine, error) {
 		tracer: opts.Tracer.Tracer("github.com/edp-data/edp/internal/query")}, nil
 }
 
+// queryer is a DuckDB to ask: a *sql.DB or one of its connections.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // catalogMacros lists DuckDB's built-in macros that user SQL must not call:
 // the PostgreSQL-compatibility ones and any whose body reads a catalog,
 // a setting or runs a subquery. A macro expands after the parse-tree check,
 // so its name is all the check sees.
-func catalogMacros(ctx context.Context, db *sql.DB) (map[string]bool, error) {
+func catalogMacros(ctx context.Context, db queryer) (map[string]bool, error) {
 	rows, err := db.QueryContext(ctx, `SELECT DISTINCT lower(function_name) FROM duckdb_functions()
 		WHERE function_type IN ('macro', 'table_macro') AND (schema_name = 'pg_catalog'
 		OR macro_definition ILIKE '%duckdb_%' OR macro_definition ILIKE '%pragma_%'
@@ -265,7 +270,7 @@ func (s *session) prepare(ctx context.Context, text string, rowIDs bool) (string
 	if err := s.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(CAST(? AS VARCHAR)) AS VARCHAR)", text).Scan(&raw); err != nil {
 		return "", nil, fmt.Errorf("parse: %w", err)
 	}
-	pq, err := checkTree(raw, s.e.denied)
+	pq, err := checkTree(raw, s.e.denied, nil)
 	if err != nil {
 		return "", nil, err
 	}

@@ -1,6 +1,8 @@
 package query
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,7 +66,10 @@ type parsedQuery struct {
 // denied names further functions to refuse: DuckDB's built-in macros that
 // expand, after this check, into catalog reads (pg_get_viewdef reads
 // duckdb_views(), with edp's temporary views and warehouse paths).
-func checkTree(raw string, denied map[string]bool) (*parsedQuery, error) {
+//
+// sc names the unqualified relations the query may read besides its own
+// CTEs (nil for edp SQL, which reads only namespace.table).
+func checkTree(raw string, denied map[string]bool, sc scope) (*parsedQuery, error) {
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.UseNumber()
 	var tree map[string]any
@@ -91,11 +96,48 @@ func checkTree(raw string, denied map[string]bool) (*parsedQuery, error) {
 		}
 		w.outermost = ft
 	}
-	if err := w.walk(tree, nil); err != nil {
+	if err := w.walk(tree, sc); err != nil {
 		return nil, err
 	}
 	findConditions(tree, w.refs)
 	return &parsedQuery{tree: tree, refs: w.refs}, nil
+}
+
+// CheckSelect checks that text is exactly one SELECT that edp SQL's
+// sandbox allows and that reads nothing but the unqualified relations
+// named (and its own CTEs): no edp table, no file, no catalog. It is the
+// same check as edp SQL's (DuckDB's parse tree walked against the
+// allow-list, CTE scopes, the denied catalog macros), for SQL that runs
+// in a DuckDB of its own over relations its caller staged there.
+//
+// It returns the statement as DuckDB renders the checked parse tree: run
+// that, not text, so what runs is exactly what was checked.
+func CheckSelect(ctx context.Context, conn *sql.Conn, text string, relations ...string) (string, error) {
+	denied, err := catalogMacros(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	var raw string
+	if err := conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(CAST(? AS VARCHAR)) AS VARCHAR)", text).Scan(&raw); err != nil {
+		return "", fmt.Errorf("parse: %w", err)
+	}
+	pq, err := checkTree(raw, denied, scope(nil).with(relations...))
+	if err != nil {
+		return "", err
+	}
+	if len(pq.refs) > 0 {
+		r := pq.refs[0]
+		return "", fmt.Errorf("%w: table %s.%s: only %s may be read here", ErrRefused, r.Namespace, r.Name, strings.Join(relations, ", "))
+	}
+	out, err := jsonString(pq.tree)
+	if err != nil {
+		return "", err
+	}
+	var checked string
+	if err := conn.QueryRowContext(ctx, "SELECT json_deserialize_sql(CAST(? AS JSON))", out).Scan(&checked); err != nil {
+		return "", fmt.Errorf("render checked query: %w", err)
+	}
+	return checked, nil
 }
 
 type walker struct {

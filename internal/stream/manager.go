@@ -3,7 +3,9 @@ package stream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -153,6 +155,15 @@ func (m *Manager) start(ctx context.Context, spec Spec) {
 	m.running[spec.Name] = r
 	go func() {
 		defer close(r.done)
+		defer func() {
+			// Run recovers its own panics; this keeps the server up if
+			// anything around it panics too.
+			if v := recover(); v != nil {
+				r.err = fmt.Errorf("%w: internal error: %v", ErrStopped, v)
+				p.stat.setState(StateFailed, r.err)
+				m.log.Error("stream pipeline panicked", "pipeline", spec.Name, "panic", v, "stack", string(debug.Stack()))
+			}
+		}()
 		r.err = p.Run(rctx)
 		if r.err != nil {
 			// Wake the reconciler after a pause, so a pipeline whose Kafka

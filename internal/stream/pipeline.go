@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -136,6 +137,14 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 			p.stat.setState(StateFailed, err)
 		} else {
 			p.stat.setState(StateStopped, nil)
+		}
+	}()
+	// A panic fails this pipeline, not the process: edp serve runs every
+	// pipeline in one process, and each replica would crash-loop on it.
+	defer func() {
+		if v := recover(); v != nil {
+			p.log.Error("stream pipeline panicked", "panic", v, "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: internal error: %v", ErrStopped, v)
 		}
 	}()
 	w, err := newWriter(ctx, p)

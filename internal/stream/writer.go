@@ -17,6 +17,7 @@ import (
 
 	"github.com/edp-data/edp/internal/duck"
 	"github.com/edp-data/edp/internal/lake"
+	"github.com/edp-data/edp/internal/query"
 )
 
 // Staging relations in a pipeline's DuckDB. "batch" is what a transform
@@ -36,6 +37,9 @@ type writer struct {
 	db   *sql.DB
 	conn *sql.Conn
 	p    *Pipeline
+	// transform is the pipeline's transform as checked and rendered by
+	// query.CheckSelect ("" for none).
+	transform string
 }
 
 func newWriter(ctx context.Context, p *Pipeline) (*writer, error) {
@@ -52,7 +56,17 @@ func newWriter(ctx context.Context, p *Pipeline) (*writer, error) {
 		db.Close()
 		return nil, fmt.Errorf("pipeline %s: %w", p.spec.Name, err)
 	}
-	return &writer{db: db, conn: conn, p: p}, nil
+	w := &writer{db: db, conn: conn, p: p}
+	if t := strings.TrimSpace(p.spec.Transform); t != "" {
+		// The pipeline's DuckDB may read the whole local warehouse, and
+		// pipelines commit as edp itself: a transform gets edp SQL's
+		// sandbox, narrowed to the one relation it is given.
+		if w.transform, err = query.CheckSelect(ctx, conn, t, batchRel); err != nil {
+			w.close()
+			return nil, fmt.Errorf("%w: transform: %w", ErrStopped, err)
+		}
+	}
+	return w, nil
 }
 
 func (w *writer) close() {
@@ -160,8 +174,8 @@ func (w *writer) setBatchView(ctx context.Context, cols []column, skip []int, on
 // source is the SELECT whose rows go to the table: the transform, or the
 // batch itself.
 func (w *writer) source() string {
-	if t := strings.TrimSpace(w.p.spec.Transform); t != "" {
-		return strings.TrimRight(t, "; \n\t")
+	if w.transform != "" {
+		return w.transform
 	}
 	return "SELECT * FROM " + batchRel
 }
