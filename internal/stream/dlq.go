@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edp-data/edp/internal/lake"
 )
@@ -26,10 +28,11 @@ func dlqSchema() *iceberg.Schema {
 }
 
 // deadLetters handles a batch's bad records per the pipeline's policy and
-// returns how many went to the dead-letter table. With BadDLQ they are
+// returns how many are in the dead-letter table. With BadDLQ they are
 // committed there before the batch's rows are committed to the table; the
-// dead-letter snapshot carries offsets of its own, so records re-read
-// after a crash in between are not written twice.
+// dead-letter snapshot carries offsets of its own, and below them records
+// are matched exactly, so records re-read after a crash or a lost race in
+// between are written once.
 func (p *Pipeline) deadLetters(ctx context.Context, live []tp, bad []badRecord) (int64, error) {
 	if len(bad) == 0 || p.spec.OnBadRecord != BadDLQ {
 		return 0, nil
@@ -53,19 +56,40 @@ func (p *Pipeline) deadLetters(ctx context.Context, live []tp, bad []badRecord) 
 	if err != nil {
 		return 0, err
 	}
+	// Below the dead-letter offsets a record may have been dead-lettered
+	// by an earlier attempt at this batch (a crash, a lost race) — or not:
+	// a retry decodes against the table as it is then, and a record good
+	// before may be bad now. So those are looked up one by one.
 	var rows [][]any
+	var maybe []*kgo.Record
+	var maybeBad []badRecord
 	for _, b := range bad {
 		r := b.rec
 		if o, ok := p.original[r]; ok {
 			r = o
 		}
 		if off, ok := done.Get(r.Topic, r.Partition); ok && r.Offset < off {
-			continue // written before a crash
+			maybe, maybeBad = append(maybe, r), append(maybeBad, b)
+			continue
 		}
-		rows = append(rows, []any{p.spec.Name, r.Topic, int64(r.Partition), r.Offset, r.Timestamp.UTC(), r.Key, r.Value, b.stage, b.err})
+		rows = append(rows, dlqRow(p.spec.Name, r, b))
+	}
+	var already int64
+	if len(maybe) > 0 {
+		have, err := p.deadLettered(ctx, tbl, id, maybe)
+		if err != nil {
+			return 0, err
+		}
+		for i, r := range maybe {
+			if have[recordPos{r.Topic, r.Partition, r.Offset}] {
+				already++
+				continue
+			}
+			rows = append(rows, dlqRow(p.spec.Name, r, maybeBad[i]))
+		}
 	}
 	if len(rows) == 0 {
-		return 0, nil
+		return already, nil
 	}
 	if err := p.w.stage(ctx, stageDLQ, dlqColumns, rows); err != nil {
 		return 0, err
@@ -99,5 +123,48 @@ func (p *Pipeline) deadLetters(ctx context.Context, live []tp, bad []badRecord) 
 		removeUncommitted(ctx, p.deps.Lake, err, files)
 		return 0, err
 	}
-	return int64(len(rows)), nil
+	return already + int64(len(rows)), nil
+}
+
+func dlqRow(pipeline string, r *kgo.Record, b badRecord) []any {
+	return []any{pipeline, r.Topic, int64(r.Partition), r.Offset, r.Timestamp.UTC(), r.Key, r.Value, b.stage, b.err}
+}
+
+// recordPos is where a record is in Kafka.
+type recordPos struct {
+	topic     string
+	partition int32
+	offset    int64
+}
+
+// deadLettered returns which of recs this pipeline's rows in the
+// dead-letter table tbl (named id) already hold.
+func (p *Pipeline) deadLettered(ctx context.Context, tbl *table.Table, id lake.Ident, recs []*kgo.Record) (map[recordPos]bool, error) {
+	have := map[recordPos]bool{}
+	snap := tbl.CurrentSnapshot()
+	if snap == nil {
+		return have, nil
+	}
+	scan, _, _, release, err := p.scanLocal(ctx, tbl, id, snap.SnapshotID, false)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	lo := recs[0].Offset
+	for _, r := range recs {
+		lo = min(lo, r.Offset)
+	}
+	rows, err := p.w.conn.QueryContext(ctx, `SELECT topic, "partition", "offset" FROM (`+scan+`) AS __s WHERE pipeline = ? AND "offset" >= ?`, p.spec.Name, lo)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k recordPos
+		if err := rows.Scan(&k.topic, &k.partition, &k.offset); err != nil {
+			return nil, fmt.Errorf("read %s: %w", id, err)
+		}
+		have[k] = true
+	}
+	return have, rows.Err()
 }

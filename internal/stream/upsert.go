@@ -307,22 +307,42 @@ func (p *Pipeline) index(ctx context.Context, tbl *table.Table) (*keyIndex, erro
 		p.keys = idx
 		return idx, nil
 	}
-	fsTasks, err := tbl.Scan(table.WithSnapshotID(id)).PlanFiles(ctx)
+	scan, toURI, files, release, err := p.scanLocal(ctx, tbl, p.spec.Table, id, true)
 	if err != nil {
-		return nil, fmt.Errorf("plan %s: %w", p.spec.Table, err)
+		return nil, err
 	}
-	// The index names files by URI; DuckDB reads local copies (the files
+	defer release()
+	idx.files = files
+	if err := p.w.readKeys(ctx, "SELECT "+p.keySelect("__s")+", __s."+duck.FileColumn+", __s."+duck.PosColumn+" FROM ("+scan+") AS __s", idx, toURI); err != nil {
+		return nil, err
+	}
+	p.keys = idx
+	return idx, nil
+}
+
+// scanLocal plans snapshot snapID of tbl (named id) and fetches its files,
+// returning DuckDB SQL that reads it with position deletes applied (and
+// with rowIDs, duck.FileColumn and duck.PosColumn), the file URI of each
+// local path, and the planned data files by URI. release ends the lease
+// on the local copies; call it once the SQL has run.
+func (p *Pipeline) scanLocal(ctx context.Context, tbl *table.Table, id lake.Ident, snapID int64, rowIDs bool) (scan string, toURI map[string]string, files map[string]iceberg.DataFile, release func(), err error) {
+	fsTasks, err := tbl.Scan(table.WithSnapshotID(snapID)).PlanFiles(ctx)
+	if err != nil {
+		return "", nil, nil, nil, fmt.Errorf("plan %s: %w", id, err)
+	}
+	// Indexes name files by URI; DuckDB reads local copies (the files
 	// themselves, or cached copies of a remote warehouse's).
+	files = map[string]iceberg.DataFile{}
 	var refs []lake.FileRef
 	var planned []table.FileScanTask
 	for _, t := range fsTasks {
-		if _, seen := idx.files[t.File.FilePath()]; seen {
+		if _, seen := files[t.File.FilePath()]; seen {
 			continue
 		}
 		if len(t.EqualityDeleteFiles) > 0 || len(t.DeletionVectorFiles) > 0 {
-			return nil, fmt.Errorf("%w: table %s has equality deletes or deletion vectors; compact it first", ErrStopped, p.spec.Table)
+			return "", nil, nil, nil, fmt.Errorf("%w: table %s has equality deletes or deletion vectors; compact it first", ErrStopped, id)
 		}
-		idx.files[t.File.FilePath()] = t.File
+		files[t.File.FilePath()] = t.File
 		planned = append(planned, t)
 		refs = append(refs, lake.FileRef{URI: t.File.FilePath(), Size: t.File.FileSizeBytes()})
 		for _, d := range t.DeleteFiles {
@@ -331,10 +351,9 @@ func (p *Pipeline) index(ctx context.Context, tbl *table.Table) (*keyIndex, erro
 	}
 	local, err := p.deps.Lake.Fetch(ctx, refs)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p.spec.Table, err)
+		return "", nil, nil, nil, fmt.Errorf("read %s: %w", id, err)
 	}
-	defer local.Release()
-	toURI := map[string]string{}
+	toURI = map[string]string{}
 	var tasks []duck.Task
 	for _, t := range planned {
 		path := local.Path(t.File.FilePath())
@@ -345,12 +364,7 @@ func (p *Pipeline) index(ctx context.Context, tbl *table.Table) (*keyIndex, erro
 		}
 		tasks = append(tasks, dt)
 	}
-	scan := duck.ScanSQL(tbl.Schema(), tasks, true, duck.ResolveFor(tbl.Metadata().Schemas()))
-	if err := p.w.readKeys(ctx, "SELECT "+p.keySelect("__s")+", __s."+duck.FileColumn+", __s."+duck.PosColumn+" FROM ("+scan+") AS __s", idx, toURI); err != nil {
-		return nil, err
-	}
-	p.keys = idx
-	return idx, nil
+	return duck.ScanSQL(tbl.Schema(), tasks, rowIDs, duck.ResolveFor(tbl.Metadata().Schemas())), toURI, files, local.Release, nil
 }
 
 // keySelect renders the key columns as text, for reading keys back.
