@@ -84,6 +84,14 @@ func (p *Pipeline) commitOnce(ctx context.Context) error {
 			live = append(live, key)
 			continue
 		}
+		if !ok {
+			// The table once had this partition's offsets and has none
+			// now: it was dropped (and maybe re-created). No consumer
+			// committed past us; carrying on would discard every record
+			// as someone else's, and starting over is not ours to decide.
+			return fmt.Errorf("%w: table %s no longer has the pipeline's offsets for %s/%d (it had %d): was it dropped or replaced? Resuming the pipeline starts the partition over from start_from",
+				ErrStopped, id, key.topic, key.partition, st.base)
+		}
 		p.log.Info("partition committed by another consumer; resuming from the table", "topic", key.topic, "partition", key.partition, "table_offset", cur, "had", st.base)
 		p.buffered -= len(st.records)
 		p.bufferedBytes -= st.bytes
