@@ -27,7 +27,8 @@ import (
 // nothing of that request was committed.
 var ErrBadRecords = errors.New("bad records")
 
-// ingestKeysProperty holds a commit's idempotency keys: JSON of key → rows.
+// ingestKeysProperty holds a commit's idempotency keys: JSON of
+// principal + "\x00" + key → rows.
 const ingestKeysProperty = "edp.ingest.keys"
 
 // IngestResult answers one ingest request.
@@ -109,6 +110,12 @@ func (in *Ingester) Ingest(ctx context.Context, id lake.Ident, key string, recor
 	if err != nil {
 		return IngestResult{}, err
 	}
+	if key != "" {
+		// Keys are the client's, so they are unique per principal only:
+		// another principal's key must neither answer this request (and
+		// drop its rows) nor tell it about that principal's commit.
+		key = principalName(ctx) + "\x00" + key
+	}
 	req := &ingestReq{key: key, records: records, done: make(chan struct{})}
 	t.mu.Lock()
 	t.pending = append(t.pending, req)
@@ -137,10 +144,7 @@ func (in *Ingester) Ingest(ctx context.Context, id lake.Ident, key string, recor
 // requests share commits only with requests of the same principal, so no
 // one's rows are committed under another's permissions.
 func (in *Ingester) table(ctx context.Context, id lake.Ident) (*tableIngest, error) {
-	var who string
-	if p, ok := auth.FromContext(ctx); ok {
-		who = p.Name
-	}
+	who := principalName(ctx)
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closed {
@@ -161,6 +165,13 @@ func (in *Ingester) table(ctx context.Context, id lake.Ident) (*tableIngest, err
 	t := &tableIngest{p: p, keys: map[string]IngestResult{}}
 	in.tables[k] = t
 	return t, nil
+}
+
+func principalName(ctx context.Context) string {
+	if p, ok := auth.FromContext(ctx); ok {
+		return p.Name
+	}
+	return ""
 }
 
 // commitPending commits everything pending for t in one snapshot,

@@ -1,11 +1,13 @@
 package stream_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 
+	"github.com/edp-data/edp/internal/auth"
 	"github.com/edp-data/edp/internal/lake"
 	"github.com/edp-data/edp/internal/stream"
 )
@@ -108,5 +110,43 @@ func TestIngestCrashAndRetry(t *testing.T) {
 				t.Errorf("table = %v, want 25 rows once", got)
 			}
 		})
+	}
+}
+
+// TestIngestKeyPerPrincipal is the regression test for idempotency keys
+// shared across principals: bob's request with a key alice had used was
+// answered as a duplicate with alice's snapshot and row count, and none
+// of his rows were written. Keys belong to their principal; alice's own
+// retry is still a duplicate.
+func TestIngestKeyPerPrincipal(t *testing.T) {
+	e := newEnv(t, nil)
+	in := stream.NewIngester(e.deps())
+	defer in.Close()
+	id := lake.Ident{Namespace: "web", Name: "events"}
+	alice := auth.WithPrincipal(context.Background(), auth.Principal{Name: "alice", Roles: []string{auth.RoleAdmin}})
+	bob := auth.WithPrincipal(context.Background(), auth.Principal{Name: "bob", Roles: []string{auth.RoleAdmin}})
+	first, err := in.Ingest(alice, id, "batch-0001", lines(0, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := in.Ingest(bob, id, "batch-0001", lines(100, 105))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Duplicate || res.Rows != 5 || res.SnapshotID == first.SnapshotID {
+		t.Errorf("bob's Ingest = %+v, want his own 5 rows in a new snapshot (alice's: %+v)", res, first)
+	}
+	if got := e.query("SELECT count(*) FROM web.events WHERE id >= 100"); got[0] != "5" {
+		t.Errorf("bob's rows in the table = %v, want 5", got)
+	}
+	again, err := in.Ingest(alice, id, "batch-0001", lines(0, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Duplicate || again.SnapshotID != first.SnapshotID {
+		t.Errorf("alice's retry = %+v, want a duplicate of %+v", again, first)
+	}
+	if got := e.query("SELECT count(*) FROM web.events"); got[0] != "15" {
+		t.Errorf("rows = %v, want 15", got)
 	}
 }
