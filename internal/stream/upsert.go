@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
@@ -84,14 +85,24 @@ func (p *Pipeline) decodeChanges(tbl *table.Table, recs []*kgo.Record) (cols []c
 	}
 	d := newDecoder(start, policy)
 	ups = &upsertBatch{final: map[string]int{}}
-	// Changes of one key apply in record-timestamp order, so a key that
-	// moved to another partition ends with its newest value; within a
-	// partition, offsets order them (the sort is stable).
+	// Within a partition, offsets order changes, as they order them for
+	// Kafka's log compaction, whatever producers' clocks say. Across
+	// partitions only timestamps can, so that a key that moved to another
+	// partition ends with its newest value: a record counts as no older
+	// than any record before it in its partition (a running maximum),
+	// which keeps offset order within each partition under a stable sort.
 	order := make([]int, len(recs))
-	for i := range order {
+	at := make([]time.Time, len(recs))
+	newest := map[tp]time.Time{}
+	for i, r := range recs {
 		order[i] = i
+		k := tp{r.Topic, r.Partition}
+		if t, ok := newest[k]; !ok || r.Timestamp.After(t) {
+			newest[k] = r.Timestamp
+		}
+		at[i] = newest[k]
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return recs[a].Timestamp.Compare(recs[b].Timestamp) })
+	slices.SortStableFunc(order, func(a, b int) int { return at[a].Compare(at[b]) })
 	var row []any
 	for _, i := range order {
 		r := recs[i]
@@ -313,7 +324,13 @@ func (p *Pipeline) index(ctx context.Context, tbl *table.Table) (*keyIndex, erro
 	}
 	defer release()
 	idx.files = files
-	if err := p.w.readKeys(ctx, "SELECT "+p.keySelect("__s")+", __s."+duck.FileColumn+", __s."+duck.PosColumn+" FROM ("+scan+") AS __s", idx, toURI); err != nil {
+	// A row whose key is NULL (written through SQL, say) is no key's row:
+	// no change can name it.
+	notNull := make([]string, len(p.spec.Key))
+	for i, k := range p.spec.Key {
+		notNull[i] = "__s." + duck.Ident(k) + " IS NOT NULL"
+	}
+	if err := p.w.readKeys(ctx, "SELECT "+p.keySelect("__s")+", __s."+duck.FileColumn+", __s."+duck.PosColumn+" FROM ("+scan+") AS __s WHERE "+strings.Join(notNull, " AND "), idx, toURI); err != nil {
 		return nil, err
 	}
 	p.keys = idx
