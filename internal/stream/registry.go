@@ -110,7 +110,25 @@ func (p *Pipeline) fromRegistry(ctx context.Context, recs []*kgo.Record) ([]*kgo
 	p.original = map[*kgo.Record]*kgo.Record{}
 	for _, r := range recs {
 		if r.Value == nil {
-			out = append(out, r)
+			// A tombstone deletes by its key, which a registry-aware
+			// producer writes in the wire format too. Debezium's
+			// tombstones are not read at all.
+			if p.spec.Mode != ModeUpsert || p.spec.Envelope == EnvelopeDebezium || len(r.Key) < 5 || r.Key[0] != 0 {
+				out = append(out, r)
+				continue
+			}
+			k, err := p.reg.toJSON(ctx, p.spec.Format, r.Key)
+			if errors.Is(err, errWireFormat) {
+				bad = append(bad, badRecord{rec: r, stage: "decode", err: "key: " + err.Error()})
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			c := *r
+			c.Key = k
+			out = append(out, &c)
+			p.original[&c] = r
 			continue
 		}
 		j, err := p.reg.toJSON(ctx, p.spec.Format, r.Value)

@@ -113,13 +113,10 @@ func (p *Pipeline) decodeChanges(tbl *table.Table, recs []*kgo.Record) (cols []c
 		case EnvelopeDebezium:
 			if r.Value == nil {
 				// The tombstone Debezium sends after a delete, for log
-				// compaction: the delete was applied already.
-				if delKey, err = recordKey(r.Key); err != nil {
-					bad = append(bad, badRecord{rec: r, stage: "decode", err: err.Error()})
-					continue
-				}
-				del = true
-				break
+				// compaction: the delete event before it was applied
+				// already, and a later event of the key in this batch
+				// must not be undone by it.
+				continue
 			}
 			op, before, after, derr := debezium(r.Value)
 			if derr != nil {
@@ -248,19 +245,6 @@ func (p *Pipeline) plainKey(key []byte) (map[string]any, error) {
 		v = s
 	}
 	return map[string]any{p.spec.Key[0]: v}, nil
-}
-
-// recordKey reads a Debezium record key ({"id": 1}, possibly wrapped in
-// {"schema": …, "payload": {…}}).
-func recordKey(key []byte) (map[string]any, error) {
-	obj, err := objectOf(key)
-	if err != nil {
-		return nil, fmt.Errorf("record key: %v", err)
-	}
-	if pl, ok := obj["payload"].(map[string]any); ok {
-		return pl, nil
-	}
-	return obj, nil
 }
 
 func objectOf(b []byte) (map[string]any, error) {
