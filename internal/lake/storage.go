@@ -86,6 +86,7 @@ func (l *Lake) openWarehouse(opts Options) error {
 	l.storeProps[objstore.ClientProperty] = id
 	l.store = objstore.NewStore(l.storeProps, opts.Storage.Encryption)
 	if err := l.openStage(); err != nil {
+		l.closeStorage()
 		return err
 	}
 	maxBytes := opts.Storage.CacheBytes
